@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Run every test: native unit + integration tests on the real weights (CPU and wgpu/Vulkan),
+# and the wasm32 build check. Installs what it needs first (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advseg/target}"
+export ADVSEG_REQUIRE_WGPU="${ADVSEG_REQUIRE_WGPU:-1}"
+echo "== wasm32 build check"
+cargo build --profile ci --lib --target wasm32-unknown-unknown
+echo "== native tests (profile ci)"
+cargo test --profile ci --all-targets -- --test-threads=1

@@ -1,0 +1,289 @@
+//! The model zoo: names → architecture, weights file, classes, palette and input rules.
+
+use crate::error::{Error, Result};
+
+/// The dataset a model was trained on (decides classes and palette).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dataset {
+    /// PASCAL VOC 2012: 21 classes.
+    Voc,
+    /// Cityscapes: 19 train ids (+ the untrained output 19, treated as void).
+    Cityscapes,
+}
+
+/// Which network builder a model uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Arch {
+    /// ESPNetv2 with width multiplier `s`.
+    EspNetV2 {
+        /// Width multiplier.
+        s: f32,
+    },
+    /// DeepLabV3-MobileNetV2 (257×257 only).
+    DeepLabV3MobileNetV2,
+}
+
+/// Which input sizes a model accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeRule {
+    /// Each of H and W ≡ 0 or 15 (mod 16).
+    Mod16,
+    /// Exactly this width × height.
+    Fixed(usize, usize),
+}
+
+/// Everything the rest of the crate needs to know about one pretrained model.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelSpec {
+    /// Zoo name, e.g. `espnetv2-voc`.
+    pub name: &'static str,
+    /// One-line description.
+    pub title: &'static str,
+    /// Network architecture.
+    pub arch: Arch,
+    /// Training dataset.
+    pub dataset: Dataset,
+    /// Weights file in `weights/`.
+    pub weights_file: &'static str,
+    /// Network output channels (20 for the Cityscapes models, whose last one is untrained).
+    pub num_outputs: usize,
+    /// Native input size (width, height).
+    pub native_size: (usize, usize),
+    /// Valid input sizes.
+    pub size_rule: SizeRule,
+}
+
+/// All models of the zoo; the first of each dataset is its default.
+pub const MODELS: &[ModelSpec] = &[
+    ModelSpec {
+        name: "espnetv2-voc",
+        title: "ESPNetv2 s=2.0, PASCAL VOC (21 classes), 384×384",
+        arch: Arch::EspNetV2 { s: 2.0 },
+        dataset: Dataset::Voc,
+        weights_file: "espnetv2_s_2.0_pascal_384x384.safetensors",
+        num_outputs: 21,
+        native_size: (384, 384),
+        size_rule: SizeRule::Mod16,
+    },
+    ModelSpec {
+        name: "espnetv2-voc-s1.0",
+        title: "ESPNetv2 s=1.0, PASCAL VOC (21 classes), 384×384",
+        arch: Arch::EspNetV2 { s: 1.0 },
+        dataset: Dataset::Voc,
+        weights_file: "espnetv2_s_1.0_pascal_384x384.safetensors",
+        num_outputs: 21,
+        native_size: (384, 384),
+        size_rule: SizeRule::Mod16,
+    },
+    ModelSpec {
+        name: "espnetv2-voc-s0.5",
+        title: "ESPNetv2 s=0.5, PASCAL VOC (21 classes), 384×384",
+        arch: Arch::EspNetV2 { s: 0.5 },
+        dataset: Dataset::Voc,
+        weights_file: "espnetv2_s_0.5_pascal_384x384.safetensors",
+        num_outputs: 21,
+        native_size: (384, 384),
+        size_rule: SizeRule::Mod16,
+    },
+    ModelSpec {
+        name: "deeplabv3-mnv2-voc",
+        title: "DeepLabV3-MobileNetV2 (TFLite hosted model), PASCAL VOC (21 classes), 257×257",
+        arch: Arch::DeepLabV3MobileNetV2,
+        dataset: Dataset::Voc,
+        weights_file: "deeplabv3_mnv2_257_voc.safetensors",
+        num_outputs: 21,
+        native_size: (257, 257),
+        size_rule: SizeRule::Fixed(257, 257),
+    },
+    ModelSpec {
+        name: "espnetv2-city",
+        title: "ESPNetv2 s=2.0, Cityscapes (19 classes), 1024×512",
+        arch: Arch::EspNetV2 { s: 2.0 },
+        dataset: Dataset::Cityscapes,
+        weights_file: "espnetv2_s_2.0_city_1024x512.safetensors",
+        num_outputs: 20,
+        native_size: (1024, 512),
+        size_rule: SizeRule::Mod16,
+    },
+    ModelSpec {
+        name: "espnetv2-city-s1.0",
+        title: "ESPNetv2 s=1.0, Cityscapes (19 classes), 1024×512",
+        arch: Arch::EspNetV2 { s: 1.0 },
+        dataset: Dataset::Cityscapes,
+        weights_file: "espnetv2_s_1.0_city_1024x512.safetensors",
+        num_outputs: 20,
+        native_size: (1024, 512),
+        size_rule: SizeRule::Mod16,
+    },
+    ModelSpec {
+        name: "espnetv2-city-s0.5",
+        title: "ESPNetv2 s=0.5, Cityscapes (19 classes), 1024×512",
+        arch: Arch::EspNetV2 { s: 0.5 },
+        dataset: Dataset::Cityscapes,
+        weights_file: "espnetv2_s_0.5_city_1024x512.safetensors",
+        num_outputs: 20,
+        native_size: (1024, 512),
+        size_rule: SizeRule::Mod16,
+    },
+];
+
+/// Look a model up by name.
+pub fn spec(name: &str) -> Result<&'static ModelSpec> {
+    MODELS.iter().find(|m| m.name == name).ok_or_else(|| {
+        let names: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
+        Error::Model(format!("unknown model '{name}' (known: {})", names.join(", ")))
+    })
+}
+
+/// VOC class names in output order.
+pub const VOC_CLASSES: [&str; 21] = [
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+];
+
+/// Cityscapes train-id names.
+pub const CITYSCAPES_CLASSES: [&str; 19] = [
+    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation",
+    "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle",
+];
+
+/// Cityscapes colours (from the dataset's `labels.py`).
+pub const CITYSCAPES_PALETTE: [[u8; 3]; 19] = [
+    [128, 64, 128], [244, 35, 232], [70, 70, 70], [102, 102, 156], [190, 153, 153], [153, 153, 153],
+    [250, 170, 30], [220, 220, 0], [107, 142, 35], [152, 251, 152], [70, 130, 180], [220, 20, 60],
+    [255, 0, 0], [0, 0, 142], [0, 0, 70], [0, 60, 100], [0, 80, 100], [0, 0, 230], [119, 11, 32],
+];
+
+/// Colour of void / ignored pixels (label 255), as in the VOC palette.
+pub const VOID_COLOUR: [u8; 3] = [224, 224, 192];
+
+/// Label value of void / ignored pixels.
+pub const VOID: u8 = 255;
+
+/// The standard VOC colour of class `c` (bit-interleaved colormap).
+pub fn voc_colour(class: u8) -> [u8; 3] {
+    let mut c = class;
+    let (mut r, mut g, mut b) = (0u8, 0u8, 0u8);
+    for j in 0..8 {
+        r |= (c & 1) << (7 - j);
+        g |= ((c >> 1) & 1) << (7 - j);
+        b |= ((c >> 2) & 1) << (7 - j);
+        c >>= 3;
+    }
+    [r, g, b]
+}
+
+impl Dataset {
+    /// Class names (evaluated classes only: 19 for Cityscapes).
+    pub fn classes(self) -> &'static [&'static str] {
+        match self {
+            Dataset::Voc => &VOC_CLASSES,
+            Dataset::Cityscapes => &CITYSCAPES_CLASSES,
+        }
+    }
+
+    /// Number of evaluated classes.
+    pub fn num_classes(self) -> usize {
+        self.classes().len()
+    }
+
+    /// One colour per class.
+    pub fn palette(self) -> Vec<[u8; 3]> {
+        match self {
+            Dataset::Voc => (0..21u8).map(voc_colour).collect(),
+            Dataset::Cityscapes => CITYSCAPES_PALETTE.to_vec(),
+        }
+    }
+}
+
+impl ModelSpec {
+    /// Classes the model is evaluated on.
+    pub fn classes(&self) -> &'static [&'static str] {
+        self.dataset.classes()
+    }
+
+    /// Number of evaluated classes (network outputs beyond these are void).
+    pub fn num_classes(&self) -> usize {
+        self.dataset.num_classes()
+    }
+
+    /// Colour per class.
+    pub fn palette(&self) -> Vec<[u8; 3]> {
+        self.dataset.palette()
+    }
+
+    /// Whether the model accepts a `width × height` input.
+    pub fn accepts(&self, width: usize, height: usize) -> bool {
+        match self.size_rule {
+            SizeRule::Mod16 => {
+                crate::model::espnetv2::valid_side(width) && crate::model::espnetv2::valid_side(height)
+            }
+            SizeRule::Fixed(w, h) => width == w && height == h,
+        }
+    }
+
+    /// [`Self::accepts`] as a `Result` whose error states the rule.
+    pub fn check_size(&self, width: usize, height: usize) -> Result<()> {
+        if self.accepts(width, height) {
+            return Ok(());
+        }
+        let rule = match self.size_rule {
+            SizeRule::Mod16 => "each of width and height must be ≡ 0 or 15 (mod 16), e.g. 256, 384, 512".to_string(),
+            SizeRule::Fixed(w, h) => format!("it takes exactly {w}×{h}"),
+        };
+        Err(Error::Model(format!(
+            "model '{}' cannot take a {width}×{height} input: {rule}",
+            self.name
+        )))
+    }
+
+    /// The nearest valid size to `width × height` (rounding each side to the nearest multiple
+    /// of 16, at least 16), or the fixed size.
+    pub fn nearest_valid_size(&self, width: usize, height: usize) -> (usize, usize) {
+        match self.size_rule {
+            SizeRule::Mod16 => {
+                let snap = |n: usize| (((n + 8) / 16) * 16).max(16);
+                (snap(width), snap(height))
+            }
+            SizeRule::Fixed(w, h) => (w, h),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voc_palette_matches_models_md() {
+        assert_eq!(voc_colour(0), [0, 0, 0]);
+        assert_eq!(voc_colour(1), [128, 0, 0]);
+        assert_eq!(voc_colour(7), [128, 128, 128]);
+        assert_eq!(voc_colour(15), [192, 128, 128]);
+        assert_eq!(voc_colour(20), [0, 64, 128]);
+        assert_eq!(voc_colour(255), VOID_COLOUR);
+    }
+
+    #[test]
+    fn names_are_unique_and_files_are_in_the_manifest() {
+        for (i, m) in MODELS.iter().enumerate() {
+            assert!(MODELS[i + 1..].iter().all(|o| o.name != m.name));
+            let e = crate::model::weights::entry_for_file(m.weights_file).unwrap();
+            assert_eq!(e.name, m.name);
+            assert!(m.accepts(m.native_size.0, m.native_size.1), "{}", m.name);
+        }
+    }
+
+    #[test]
+    fn size_rules_and_errors() {
+        let voc = spec("espnetv2-voc").unwrap();
+        assert!(voc.accepts(512, 256));
+        let e = voc.check_size(500, 375).unwrap_err().to_string();
+        assert!(e.contains("500×375") && e.contains("mod 16"), "{e}");
+        let dl = spec("deeplabv3-mnv2-voc").unwrap();
+        assert!(dl.check_size(384, 384).unwrap_err().to_string().contains("257×257"));
+        assert_eq!(voc.nearest_valid_size(500, 375), (496, 384));
+        assert!(spec("nope").unwrap_err().to_string().contains("'nope'"));
+    }
+}

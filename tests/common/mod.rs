@@ -1,0 +1,52 @@
+//! Helpers shared by the integration tests: fixture paths and reference tensors.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// `../shared` beside the checkout (override with `ADVSEG_SHARED`).
+pub fn shared() -> PathBuf {
+    std::env::var_os("ADVSEG_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+pub fn fixtures() -> PathBuf {
+    shared().join("fixtures")
+}
+
+/// A reference file's tensors: name → (shape, f32 values; U8 tensors converted).
+pub fn reference(file: &str) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
+    let path = fixtures().join("reference").join(file);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out = HashMap::new();
+    for (name, view) in st.tensors() {
+        let vals: Vec<f32> = match view.dtype() {
+            safetensors::Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            safetensors::Dtype::U8 => view.data().iter().map(|&b| b as f32).collect(),
+            other => panic!("unexpected dtype {other:?} for {name}"),
+        };
+        out.insert(name, (view.shape().to_vec(), vals));
+    }
+    out
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        ab += x as f64 * y as f64;
+        aa += x as f64 * x as f64;
+        bb += y as f64 * y as f64;
+    }
+    ab / (aa.sqrt() * bb.sqrt())
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}

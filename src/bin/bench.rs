@@ -1,0 +1,117 @@
+//! `bench`: time a forward pass and a forward + backward pass (one PGD step's worth of work: the
+//! gradient of mean CE w.r.t. the input) for each zoo model at its native size.
+//!
+//! ```text
+//! bench [--backend cpu|wgpu] [--models a,b] [--repeats N] [--batch N]
+//! ```
+//! Prints one line per model and a JSON line per model (prefix `json:`).
+
+use std::time::Instant;
+
+use advseg::backend;
+use advseg::error::{Error, Result};
+use advseg::model::{Segmenter, zoo};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Distribution, Tensor};
+
+struct Args {
+    backend: String,
+    models: Vec<String>,
+    repeats: usize,
+    batch: usize,
+}
+
+fn parse() -> Result<Args> {
+    let mut a = Args {
+        backend: "cpu".into(),
+        models: zoo::MODELS.iter().map(|m| m.name.to_string()).collect(),
+        repeats: 3,
+        batch: 1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut val = || it.next().ok_or_else(|| Error::InvalidArgument(format!("{k} needs a value")));
+        match k.as_str() {
+            "--backend" => a.backend = val()?,
+            "--models" => a.models = val()?.split(',').map(str::to_string).collect(),
+            "--repeats" => a.repeats = val()?.parse().map_err(|_| Error::InvalidArgument("--repeats".into()))?,
+            "--batch" => a.batch = val()?.parse().map_err(|_| Error::InvalidArgument("--batch".into()))?,
+            other => return Err(Error::InvalidArgument(format!("unknown option '{other}'"))),
+        }
+    }
+    Ok(a)
+}
+
+fn sync(device: &Device) -> Result<()> {
+    device.sync().map_err(|e| Error::Backend(format!("{e:?}")))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let args = parse()?;
+    let base = backend::by_name(&args.backend)?;
+    let ad = backend::autodiff(&base);
+    for name in &args.models {
+        let spec = zoo::spec(name)?;
+        let (w, h) = spec.native_size;
+        let seg = Segmenter::load(name, &base)?;
+        let seg_ad = Segmenter::load(name, &ad)?;
+        let x = Tensor::<4>::random([args.batch, 3, h, w], Distribution::Uniform(0.0, 1.0), &base);
+        // warm-up (shader compilation on wgpu, allocator on CPU)
+        let _ = seg.logits(x.clone())?.into_data();
+        let mut fwd = Vec::new();
+        for _ in 0..args.repeats {
+            let t = Instant::now();
+            let y = seg.logits(x.clone())?;
+            let _ = y.into_data();
+            sync(&base)?;
+            fwd.push(t.elapsed().as_secs_f64());
+        }
+        let target = seg.logits(x.clone())?.argmax(1).squeeze_dim::<3>(1);
+        let step = || -> Result<f64> {
+            let t = Instant::now();
+            let xa = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
+            let logits = seg_ad.logits(xa.clone())?;
+            let tgt = Tensor::<3, burn::tensor::Int>::from_data(target.to_data(), &ad);
+            let loss = log_softmax(logits, 1).gather(1, tgt.unsqueeze_dim::<4>(1)).mean().neg();
+            let grads = loss.backward();
+            let g = xa.grad(&grads).ok_or_else(|| Error::Backend("no input gradient".into()))?;
+            let _ = g.sign().into_data();
+            sync(&ad)?;
+            Ok(t.elapsed().as_secs_f64())
+        };
+        step()?;
+        let mut fb = Vec::new();
+        for _ in 0..args.repeats {
+            fb.push(step()?);
+        }
+        let (f, b) = (median(fwd), median(fb));
+        println!(
+            "{name:<20} {w}x{h} batch {}  forward {:8.1} ms   forward+backward {:8.1} ms   ({})",
+            args.batch,
+            f * 1e3,
+            b * 1e3,
+            args.backend
+        );
+        println!(
+            "json: {}",
+            serde_json::json!({"model": name, "backend": args.backend, "width": w, "height": h,
+                "batch": args.batch, "forward_ms": f * 1e3, "forward_backward_ms": b * 1e3, "repeats": args.repeats})
+        );
+    }
+    Ok(())
+}

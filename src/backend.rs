@@ -44,3 +44,12 @@ pub fn by_name(name: &str) -> Result<Device> {
         other => Err(Error::InvalidArgument(format!("unknown backend '{other}' (expected cpu or wgpu)"))),
     }
 }
+
+/// A human-readable name of the device: the adapter's own name on wgpu (e.g. `llvmpipe (LLVM
+/// 15.0.7, 256 bits)` for Mesa's software Vulkan), `CPU (flex)` otherwise.
+pub fn describe(device: &Device) -> String {
+    match device.identity() {
+        Some(id) => format!("{} [{}]", id.name, id.fingerprint),
+        None => "CPU (flex)".to_string(),
+    }
+}

@@ -75,7 +75,10 @@ fn input_gradient_matches_pytorch() {
 #[test]
 fn logits_match_pytorch_on_wgpu() {
     match backend::wgpu() {
-        Ok(device) => check_logits(&device, "wgpu"),
+        Ok(device) => {
+            println!("wgpu adapter: {}", backend::describe(&device));
+            check_logits(&device, "wgpu")
+        }
         Err(e) => {
             if std::env::var("ADVSEG_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
                 panic!("wgpu is required (ADVSEG_REQUIRE_WGPU=1) but unavailable: {e}");

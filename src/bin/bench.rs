@@ -65,6 +65,7 @@ fn run() -> Result<()> {
     let args = parse()?;
     let base = backend::by_name(&args.backend)?;
     let ad = backend::autodiff(&base);
+    println!("device: {}", backend::describe(&base));
     for name in &args.models {
         let spec = zoo::spec(name)?;
         let (w, h) = spec.native_size;

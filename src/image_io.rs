@@ -12,7 +12,7 @@ use image::{DynamicImage, GrayImage, ImageFormat, ImageReader, Limits, RgbImage}
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::metrics::nearest_source_indices;
+use crate::scaling::scaler::{Scaler, ScalerKind};
 
 /// Largest accepted image, in pixels (width × height): 64 Mi pixels. Larger images are refused
 /// before they are decoded.
@@ -279,13 +279,12 @@ pub fn quantize_8bit(data: &mut [f32]) {
 /// Resampling method of [`resize`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum ResizeMethod {
-    /// Plain bilinear interpolation with half-pixel centres (OpenCV `INTER_LINEAR` style: source
-    /// coordinate `(i + 0.5) * src / dst - 0.5`, edges replicated), not antialiased, computed in
-    /// floating point and rounded once. Not bit-exact with OpenCV, which uses 11-bit fixed-point
-    /// weights (and a box filter for exact 2× downscales): within ±1 of it.
+    /// OpenCV's `cv2.resize(..., INTER_LINEAR)`, bit-exact (half-pixel centres, not antialiased,
+    /// 11-bit fixed-point weights): the `opencv-linear` scaler of [`crate::scaling`].
     Bilinear,
     /// Nearest neighbour exactly as Pillow's `Image.resize(size, NEAREST)`: source index
-    /// `floor((i + 0.5) * src / dst)` (see [`crate::metrics::nearest_resize_map`]).
+    /// `floor((i + 0.5) * src / dst)` (see [`crate::metrics::nearest_resize_map`]); the
+    /// `pillow-nearest` scaler.
     Nearest,
     /// Bit-exact reproduction of Pillow's `Image.resize(size, BILINEAR)` (`reducing_gap=None`, the
     /// default) on a uint8 RGB image. Pillow's bilinear is a triangle filter whose support grows
@@ -294,12 +293,14 @@ pub enum ResizeMethod {
     /// trunc(center + support + 0.5))` clamped to the image, weights `triangle((j - center + 0.5)
     /// / max(scale, 1))` normalised to sum 1, then converted to 22-bit fixed point. Two separable
     /// passes, horizontal first, each rounded half-up and clipped to uint8; a pass is skipped
-    /// when its dimension does not change. This is the preprocessing of the reference models.
+    /// when its dimension does not change. This is the preprocessing of the reference models;
+    /// the `pillow-bilinear` scaler of [`crate::scaling`].
     #[default]
     PilBilinear,
 }
 
-/// Resize an 8-bit RGB image to `w x h` with the given method. A zero target (or source) size is
+/// Resize an 8-bit RGB image to `w x h` with the given method, exactly as the named library
+/// does (the scalers of [`crate::scaling::scaler`]). A zero target (or source) size is
 /// an [`Error::InvalidArgument`]. Resizing to the same size returns a copy.
 pub fn resize(img: &RgbImage, w: u32, h: u32, method: ResizeMethod) -> Result<RgbImage> {
     if w == 0 || h == 0 {
@@ -316,180 +317,12 @@ pub fn resize(img: &RgbImage, w: u32, h: u32, method: ResizeMethod) -> Result<Rg
     if (sw, sh) == (w, h) {
         return Ok(img.clone());
     }
-    let (src_w, src_h, dst_w, dst_h) = (sw as usize, sh as usize, w as usize, h as usize);
-    let src = img.as_raw();
-    let out = match method {
-        ResizeMethod::PilBilinear => {
-            let mut cur: Vec<u8> = src.to_vec();
-            let mut cur_w = src_w;
-            if dst_w != src_w {
-                let coeffs = pil_bilinear_coeffs(src_w, dst_w);
-                cur = pil_pass(&cur, src_h, cur_w, 3, true, &coeffs);
-                cur_w = dst_w;
-            }
-            if dst_h != src_h {
-                let coeffs = pil_bilinear_coeffs(src_h, dst_h);
-                cur = pil_pass(&cur, src_h, cur_w, 3, false, &coeffs);
-            }
-            cur
-        }
-        ResizeMethod::Nearest => {
-            let xs = nearest_source_indices(src_w, dst_w);
-            let ys = nearest_source_indices(src_h, dst_h);
-            let mut out = Vec::with_capacity(dst_w * dst_h * 3);
-            for &y in &ys {
-                for &x in &xs {
-                    let o = (y * src_w + x) * 3;
-                    out.extend_from_slice(&src[o..o + 3]);
-                }
-            }
-            out
-        }
-        ResizeMethod::Bilinear => bilinear_resize(src, src_w, src_h, dst_w, dst_h),
+    let kind = match method {
+        ResizeMethod::PilBilinear => ScalerKind::PillowBilinear,
+        ResizeMethod::Nearest => ScalerKind::PillowNearest,
+        ResizeMethod::Bilinear => ScalerKind::OpencvLinear,
     };
-    RgbImage::from_raw(w, h, out)
-        .ok_or_else(|| Error::Shape(format!("resize produced a buffer that is not {w}x{h} RGB")))
-}
-
-/// Pillow's fixed-point precision for 8-bit images: `32 - 8 - 2`.
-const PRECISION_BITS: u32 = 22;
-
-/// Resampling coefficients of one pass: for every output sample, the first input index and
-/// the fixed-point weights of the consecutive input samples.
-struct PassCoeffs {
-    starts: Vec<usize>,
-    weights: Vec<Vec<i32>>,
-}
-
-/// Pillow's `precompute_coeffs` (bilinear filter, support 1) followed by
-/// `normalize_coeffs_8bpc`.
-fn pil_bilinear_coeffs(in_size: usize, out_size: usize) -> PassCoeffs {
-    let scale = in_size as f64 / out_size as f64;
-    let filterscale = scale.max(1.0);
-    let support = filterscale; // bilinear support (1.0) times filterscale
-    let ss = 1.0 / filterscale;
-    let mut starts = Vec::with_capacity(out_size);
-    let mut weights = Vec::with_capacity(out_size);
-    for xx in 0..out_size {
-        let center = (xx as f64 + 0.5) * scale;
-        // C's `(int)` truncates toward zero.
-        let xmin = ((center - support + 0.5).trunc() as i64).max(0);
-        let xmax = ((center + support + 0.5).trunc() as i64).min(in_size as i64);
-        let n = (xmax - xmin).max(0) as usize;
-        let mut k: Vec<f64> = (0..n)
-            .map(|x| {
-                let t = (((x as i64 + xmin) as f64 - center) + 0.5) * ss;
-                let t = t.abs();
-                if t < 1.0 { 1.0 - t } else { 0.0 }
-            })
-            .collect();
-        let ww: f64 = k.iter().sum();
-        if ww != 0.0 {
-            for v in &mut k {
-                *v /= ww;
-            }
-        }
-        let one = f64::from(1u32 << PRECISION_BITS);
-        let fixed: Vec<i32> = k
-            .iter()
-            .map(|&v| {
-                if v < 0.0 {
-                    (-0.5 + v * one) as i32
-                } else {
-                    (0.5 + v * one) as i32
-                }
-            })
-            .collect();
-        starts.push(xmin as usize);
-        weights.push(fixed);
-    }
-    PassCoeffs { starts, weights }
-}
-
-/// One Pillow resampling pass over an interleaved 8-bit image with `channels` channels.
-///
-/// `horizontal` selects the resampled axis. `rows` and `width` describe the input; the output
-/// has the resampled axis replaced by the coefficients' output size.
-fn pil_pass(
-    src: &[u8],
-    rows: usize,
-    width: usize,
-    channels: usize,
-    horizontal: bool,
-    coeffs: &PassCoeffs,
-) -> Vec<u8> {
-    let out_len = coeffs.starts.len();
-    // distance (in samples) between consecutive input samples along the resampled axis
-    let stride = if horizontal {
-        channels
-    } else {
-        width * channels
-    };
-    let (out_w, out_h) = if horizontal {
-        (out_len, rows)
-    } else {
-        (width, out_len)
-    };
-    let mut out = vec![0u8; out_w * out_h * channels];
-    let half: i64 = 1 << (PRECISION_BITS - 1);
-    for oy in 0..out_h {
-        for ox in 0..out_w {
-            // index along the resampled axis, and base offset of the line being resampled
-            let (o, base) = if horizontal {
-                (ox, oy * width * channels)
-            } else {
-                (oy, ox * channels)
-            };
-            let start = coeffs.starts[o];
-            let k = &coeffs.weights[o];
-            for c in 0..channels {
-                let mut acc = half;
-                for (j, &w) in k.iter().enumerate() {
-                    let v = src[base + (start + j) * stride + c];
-                    acc += i64::from(v) * i64::from(w);
-                }
-                out[(oy * out_w + ox) * channels + c] = (acc >> PRECISION_BITS).clamp(0, 255) as u8;
-            }
-        }
-    }
-    out
-}
-
-/// Source index pair and weight of the second one, OpenCV `INTER_LINEAR` style.
-fn linear_taps(src: usize, dst: usize) -> Vec<(usize, usize, f64)> {
-    let scale = src as f64 / dst as f64;
-    (0..dst)
-        .map(|i| {
-            let f = (i as f64 + 0.5) * scale - 0.5;
-            let f0 = f.floor();
-            let (i0, frac) = if f0 < 0.0 {
-                (0usize, 0.0)
-            } else if f0 as usize >= src - 1 {
-                (src - 1, 0.0)
-            } else {
-                (f0 as usize, f - f0)
-            };
-            (i0, (i0 + 1).min(src - 1), frac)
-        })
-        .collect()
-}
-
-fn bilinear_resize(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<u8> {
-    let xs = linear_taps(sw, dw);
-    let ys = linear_taps(sh, dh);
-    let mut out = Vec::with_capacity(dw * dh * 3);
-    for &(y0, y1, fy) in &ys {
-        for &(x0, x1, fx) in &xs {
-            for c in 0..3 {
-                let p = |x: usize, y: usize| f64::from(src[(y * sw + x) * 3 + c]);
-                let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
-                let bottom = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
-                let v = top * (1.0 - fy) + bottom * fy;
-                out.push((v + 0.5).floor().clamp(0.0, 255.0) as u8);
-            }
-        }
-    }
-    out
+    Scaler::new(kind, sw as usize, sh as usize, w as usize, h as usize)?.apply_u8(img)
 }
 
 /// The Pascal VOC colour palette (256 entries): class `c` gets, for bit `j` of its three
@@ -497,19 +330,7 @@ fn bilinear_resize(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Ve
 /// `b |= bit(c, 2) << (7 - j)`, shifting `c` right by 3 each round (15 = person = (192, 128, 128),
 /// 255 = void = [`VOID_COLOR`]).
 pub fn voc_palette() -> Vec<[u8; 3]> {
-    (0..256u32)
-        .map(|class| {
-            let (mut r, mut g, mut b) = (0u8, 0u8, 0u8);
-            let mut c = class;
-            for j in 0..8 {
-                r |= ((c & 1) as u8) << (7 - j);
-                g |= (((c >> 1) & 1) as u8) << (7 - j);
-                b |= (((c >> 2) & 1) as u8) << (7 - j);
-                c >>= 3;
-            }
-            [r, g, b]
-        })
-        .collect()
+    (0..=255u8).map(crate::model::zoo::voc_colour).collect()
 }
 
 fn map_dims(map_len: usize, w: usize, h: usize) -> Result<(u32, u32)> {
@@ -1218,13 +1039,9 @@ mod tests {
     }
 
     #[test]
-    fn bilinear_close_to_opencv_linear() {
-        // OpenCV executes exact 2x INTER_LINEAR downscales as INTER_AREA: skip those.
+    fn bilinear_matches_opencv_linear_exactly() {
         for (src, w, h) in SCALING_CASES {
             let (input, expected) = scaling_pair(src, "opencv-linear", w, h);
-            if input.width() == 2 * w && input.height() == 2 * h {
-                continue;
-            }
             let got = resize(&input, w, h, ResizeMethod::Bilinear).unwrap();
             let (n, max) = compare(&got, &expected);
             let frac = n as f64 / got.as_raw().len() as f64;
@@ -1232,7 +1049,7 @@ mod tests {
                 "opencv-linear {src} -> {w}x{h}: {:.3}% differ, max diff {max}",
                 frac * 100.0
             );
-            assert!(max <= 1, "{src} -> {w}x{h}: max {max}");
+            assert_eq!((n, max), (0, 0), "{src} -> {w}x{h}");
         }
     }
 

@@ -54,38 +54,52 @@ pub struct ModelSpec {
     pub size_rule: SizeRule,
 }
 
+const fn espnetv2(
+    name: &'static str,
+    title: &'static str,
+    s: f32,
+    dataset: Dataset,
+    weights_file: &'static str,
+) -> ModelSpec {
+    let (num_outputs, native_size) = match dataset {
+        Dataset::Voc => (21, (384, 384)),
+        Dataset::Cityscapes => (20, (1024, 512)),
+    };
+    ModelSpec {
+        name,
+        title,
+        arch: Arch::EspNetV2 { s },
+        dataset,
+        weights_file,
+        num_outputs,
+        native_size,
+        size_rule: SizeRule::Mod16,
+    }
+}
+
 /// All models of the zoo; the first of each dataset is its default.
 pub const MODELS: &[ModelSpec] = &[
-    ModelSpec {
-        name: "espnetv2-voc",
-        title: "ESPNetv2 s=2.0, PASCAL VOC (21 classes), 384×384",
-        arch: Arch::EspNetV2 { s: 2.0 },
-        dataset: Dataset::Voc,
-        weights_file: "espnetv2_s_2.0_pascal_384x384.safetensors",
-        num_outputs: 21,
-        native_size: (384, 384),
-        size_rule: SizeRule::Mod16,
-    },
-    ModelSpec {
-        name: "espnetv2-voc-s1.0",
-        title: "ESPNetv2 s=1.0, PASCAL VOC (21 classes), 384×384",
-        arch: Arch::EspNetV2 { s: 1.0 },
-        dataset: Dataset::Voc,
-        weights_file: "espnetv2_s_1.0_pascal_384x384.safetensors",
-        num_outputs: 21,
-        native_size: (384, 384),
-        size_rule: SizeRule::Mod16,
-    },
-    ModelSpec {
-        name: "espnetv2-voc-s0.5",
-        title: "ESPNetv2 s=0.5, PASCAL VOC (21 classes), 384×384",
-        arch: Arch::EspNetV2 { s: 0.5 },
-        dataset: Dataset::Voc,
-        weights_file: "espnetv2_s_0.5_pascal_384x384.safetensors",
-        num_outputs: 21,
-        native_size: (384, 384),
-        size_rule: SizeRule::Mod16,
-    },
+    espnetv2(
+        "espnetv2-voc",
+        "ESPNetv2 s=2.0, PASCAL VOC (21 classes), 384×384",
+        2.0,
+        Dataset::Voc,
+        "espnetv2_s_2.0_pascal_384x384.safetensors",
+    ),
+    espnetv2(
+        "espnetv2-voc-s1.0",
+        "ESPNetv2 s=1.0, PASCAL VOC (21 classes), 384×384",
+        1.0,
+        Dataset::Voc,
+        "espnetv2_s_1.0_pascal_384x384.safetensors",
+    ),
+    espnetv2(
+        "espnetv2-voc-s0.5",
+        "ESPNetv2 s=0.5, PASCAL VOC (21 classes), 384×384",
+        0.5,
+        Dataset::Voc,
+        "espnetv2_s_0.5_pascal_384x384.safetensors",
+    ),
     ModelSpec {
         name: "deeplabv3-mnv2-voc",
         title: "DeepLabV3-MobileNetV2 (TFLite hosted model), PASCAL VOC (21 classes), 257×257",
@@ -96,36 +110,27 @@ pub const MODELS: &[ModelSpec] = &[
         native_size: (257, 257),
         size_rule: SizeRule::Fixed(257, 257),
     },
-    ModelSpec {
-        name: "espnetv2-city",
-        title: "ESPNetv2 s=2.0, Cityscapes (19 classes), 1024×512",
-        arch: Arch::EspNetV2 { s: 2.0 },
-        dataset: Dataset::Cityscapes,
-        weights_file: "espnetv2_s_2.0_city_1024x512.safetensors",
-        num_outputs: 20,
-        native_size: (1024, 512),
-        size_rule: SizeRule::Mod16,
-    },
-    ModelSpec {
-        name: "espnetv2-city-s1.0",
-        title: "ESPNetv2 s=1.0, Cityscapes (19 classes), 1024×512",
-        arch: Arch::EspNetV2 { s: 1.0 },
-        dataset: Dataset::Cityscapes,
-        weights_file: "espnetv2_s_1.0_city_1024x512.safetensors",
-        num_outputs: 20,
-        native_size: (1024, 512),
-        size_rule: SizeRule::Mod16,
-    },
-    ModelSpec {
-        name: "espnetv2-city-s0.5",
-        title: "ESPNetv2 s=0.5, Cityscapes (19 classes), 1024×512",
-        arch: Arch::EspNetV2 { s: 0.5 },
-        dataset: Dataset::Cityscapes,
-        weights_file: "espnetv2_s_0.5_city_1024x512.safetensors",
-        num_outputs: 20,
-        native_size: (1024, 512),
-        size_rule: SizeRule::Mod16,
-    },
+    espnetv2(
+        "espnetv2-city",
+        "ESPNetv2 s=2.0, Cityscapes (19 classes), 1024×512",
+        2.0,
+        Dataset::Cityscapes,
+        "espnetv2_s_2.0_city_1024x512.safetensors",
+    ),
+    espnetv2(
+        "espnetv2-city-s1.0",
+        "ESPNetv2 s=1.0, Cityscapes (19 classes), 1024×512",
+        1.0,
+        Dataset::Cityscapes,
+        "espnetv2_s_1.0_city_1024x512.safetensors",
+    ),
+    espnetv2(
+        "espnetv2-city-s0.5",
+        "ESPNetv2 s=0.5, Cityscapes (19 classes), 1024×512",
+        0.5,
+        Dataset::Cityscapes,
+        "espnetv2_s_0.5_city_1024x512.safetensors",
+    ),
 ];
 
 /// Look a model up by name.
@@ -283,7 +288,7 @@ mod tests {
         assert!(e.contains("500×375") && e.contains("mod 16"), "{e}");
         let dl = spec("deeplabv3-mnv2-voc").unwrap();
         assert!(dl.check_size(384, 384).unwrap_err().to_string().contains("257×257"));
-        assert_eq!(voc.nearest_valid_size(500, 375), (496, 384));
+        assert_eq!(voc.nearest_valid_size(500, 375), (496, 368));
         assert!(spec("nope").unwrap_err().to_string().contains("'nope'"));
     }
 }

@@ -3,6 +3,8 @@
 //! Adversarial attacks and defenses on semantic segmentation networks, in Rust on burn: the
 //! same core runs natively (CLI, tests) and in the browser (WebAssembly + WebGPU).
 //!
+//! - [`attack`]: the PGD family (untargeted, targeted to an image's map, a class or a painted
+//!   map; CE, SegPGD and CosPGD losses; L∞ and L2), running on any autodiff device;
 //! - [`model`]: ESPNetv2 (VOC, Cityscapes) and DeepLabV3-MobileNetV2 (VOC) with their pretrained
 //!   weights, images in [0, 1] RGB in, logits out;
 //! - [`metrics`]: confusion matrices, mIoU, pixel accuracy, agreement, L∞/L2/PSNR;
@@ -11,6 +13,7 @@
 //!   (Quiring et al., USENIX Security 2020) and its defenses;
 //! - [`backend`]: the one place that picks devices (CPU `flex`, `wgpu`, autodiff).
 
+pub mod attack;
 pub mod backend;
 pub mod error;
 pub mod image_io;

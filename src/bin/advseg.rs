@@ -3,20 +3,22 @@
 //! ```text
 //! advseg segment --model espnetv2-voc IMAGE... --out DIR
 //! advseg eval --model espnetv2-voc --images DIR [--json]
+//! advseg attack --model espnetv2-voc --mode untargeted --eps 8/255 --steps 10 --loss ce IMAGE... --out DIR
 //! advseg models
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use advseg::attack;
 use advseg::error::{Error, Result};
 use advseg::image_io::{self, ResizeMethod};
 use advseg::metrics::{ConfusionMatrix, SegMetrics};
 use advseg::model::zoo::{self, ModelSpec};
-use advseg::model::{Segmenter, batch_tensor};
+use advseg::model::{ClassMap, Segmenter, batch_tensor};
 
 #[derive(Parser)]
 #[command(name = "advseg", version, about = "Adversarial attacks and defenses on semantic segmentation networks")]
@@ -61,6 +63,93 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Adversarial attack (PGD family) on a batch of images: writes NAME_adv.png (8-bit),
+    /// NAME_clean_map.png, NAME_adv_map.png, NAME_perturbation.png (amplified), NAME_target_map.png
+    /// (targeted modes) and report.json into --out. Metrics against ground truth wherever
+    /// NAME_label.png lies beside NAME.png.
+    Attack(AttackArgs),
+}
+
+/// What the attack aims for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// Away from the clean prediction (or the ground truth with --vs-gt).
+    Untargeted,
+    /// Every image to the map of image --target-index of the batch.
+    TargetedImage,
+    /// One class everywhere (--target-class).
+    TargetedClass,
+    /// A class-index PNG (--target-map), optionally inside --mask.
+    TargetedMap,
+}
+
+#[derive(clap::Args)]
+struct AttackArgs {
+    /// Zoo model name (see `advseg models`).
+    #[arg(long, default_value = "espnetv2-voc")]
+    model: String,
+    /// Attack goal.
+    #[arg(long, value_enum, default_value = "untargeted")]
+    mode: Mode,
+    /// Perturbation budget ε in [0, 1] pixel units: a number or a fraction such as 8/255.
+    #[arg(long, default_value = "8/255", allow_hyphen_values = true)]
+    eps: String,
+    /// Step size α (number or fraction); default ε/4.
+    #[arg(long, allow_hyphen_values = true)]
+    step_size: Option<String>,
+    /// Number of PGD steps.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Loss: ce, segpgd or cospgd.
+    #[arg(long, default_value = "ce")]
+    loss: String,
+    /// Threat model: linf or l2.
+    #[arg(long, default_value = "linf")]
+    norm: String,
+    /// Start from a random point of the ε-ball.
+    #[arg(long)]
+    random_start: bool,
+    /// Seed of the random start.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Stop once every image's success rate reaches this fraction.
+    #[arg(long)]
+    early_stop: Option<f64>,
+    /// Keep each image's best iterate instead of the last one.
+    #[arg(long)]
+    keep_best: bool,
+    /// Untargeted: attack the ground truth (NAME_label.png) instead of the clean prediction.
+    #[arg(long)]
+    vs_gt: bool,
+    /// targeted-image: the 1-based position, among the IMAGE arguments, of the image whose map
+    /// is the target.
+    #[arg(long, default_value_t = 1)]
+    target_index: usize,
+    /// targeted-image: use that image's ground truth instead of its predicted map.
+    #[arg(long)]
+    target_gt: bool,
+    /// targeted-class: class index or name (e.g. 15 or person).
+    #[arg(long)]
+    target_class: Option<String>,
+    /// targeted-map: class-index PNG (255 = don't care), nearest-resized to the input size.
+    #[arg(long)]
+    target_map: Option<PathBuf>,
+    /// Targeted modes: restrict the target to the non-black pixels of this PNG.
+    #[arg(long)]
+    mask: Option<PathBuf>,
+    /// With --mask: ask the attack to keep the clean prediction outside the mask (default:
+    /// ignore those pixels).
+    #[arg(long)]
+    keep_outside: bool,
+    /// Input size WxH (default: the model's native size).
+    #[arg(long)]
+    size: Option<String>,
+    /// Output directory.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Image files (PNG or JPEG), attacked as one batch.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -85,6 +174,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Segment { model, out, size, images } => segment(&cli.backend, &model, &out, size.as_deref(), &images),
         Command::Eval { model, images, json } => eval(&cli.backend, &model, &images, json),
+        Command::Attack(args) => attack(&cli.backend, &args),
     }
 }
 
@@ -252,5 +342,327 @@ fn eval(backend: &str, model: &str, dir: &Path, json: bool) -> Result<()> {
             println!("skipped {} image(s): {}", skipped.len(), skipped.join(", "));
         }
     }
+    Ok(())
+}
+
+/// `8/255`, `0.03`, `4 / 255`.
+fn parse_fraction(s: &str, what: &str) -> Result<f64> {
+    let bad = || Error::InvalidArgument(format!("{what} '{s}' is not a number or a fraction such as 8/255"));
+    let v = match s.split_once('/') {
+        Some((a, b)) => {
+            let (a, b): (f64, f64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+            if b == 0.0 {
+                return Err(bad());
+            }
+            a / b
+        }
+        None => s.trim().parse().map_err(|_| bad())?,
+    };
+    Ok(v)
+}
+
+/// A class index or name of the model's dataset.
+fn parse_class(spec: &ModelSpec, s: &str) -> Result<u8> {
+    let classes = spec.classes();
+    if let Ok(v) = s.trim().parse::<i64>() {
+        return u8::try_from(v).ok().filter(|&c| usize::from(c) < classes.len()).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "--target-class {v} is out of range: model '{}' has {} classes (0..={})",
+                spec.name,
+                classes.len(),
+                classes.len() - 1
+            ))
+        });
+    }
+    classes.iter().position(|c| c.eq_ignore_ascii_case(s.trim())).map(|i| i as u8).ok_or_else(|| {
+        Error::InvalidArgument(format!("--target-class '{s}' is not a class of model '{}' ({})", spec.name, classes.join(", ")))
+    })
+}
+
+/// Nearest-resize a class map to `w × h`.
+fn fit_map(map: Vec<u8>, mw: usize, mh: usize, w: usize, h: usize) -> Result<ClassMap> {
+    let data = if (mw, mh) == (w, h) { map } else { advseg::metrics::nearest_resize_map(&map, mw, mh, w, h)? };
+    Ok(ClassMap { width: w, height: h, data })
+}
+
+/// One image of the attacked batch.
+struct Item {
+    name: String,
+    path: PathBuf,
+    resized: image::RgbImage,
+    gt: Option<ClassMap>,
+}
+
+fn metrics_one(pred: &ClassMap, reference: &ClassMap, k: usize) -> Result<serde_json::Value> {
+    let m = attack::compare_maps(std::slice::from_ref(pred), std::slice::from_ref(reference), k)?;
+    Ok(serde_json::to_value(m).unwrap_or_default())
+}
+
+/// Metrics of `maps` (one per item) against ground truth, pooled over the items that have it.
+fn gt_metrics(items: &[Item], maps: &[ClassMap], k: usize) -> Result<serde_json::Value> {
+    let (p, g): (Vec<ClassMap>, Vec<ClassMap>) =
+        items.iter().zip(maps).filter_map(|(it, m)| it.gt.clone().map(|g| (m.clone(), g))).unzip();
+    if g.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    Ok(serde_json::to_value(attack::compare_maps(&p, &g, k)?).unwrap_or_default())
+}
+
+/// JSON of one outcome (per image and overall).
+fn outcome_json(
+    o: &attack::Outcome,
+    items: &[Item],
+    r: &attack::AttackResult,
+    k: usize,
+) -> Result<(Vec<serde_json::Value>, serde_json::Value)> {
+    let mut per = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        let s = &o.per_image[i];
+        per.push(serde_json::json!({
+            "linf": s.linf, "l2": s.l2, "psnr": json_f64(s.psnr),
+            "vs_clean": metrics_one(&o.maps[i], &r.clean_maps[i], k)?,
+            "vs_target": if r.targeted { metrics_one(&o.maps[i], &r.reference_maps[i], k)? } else { serde_json::Value::Null },
+            "vs_ground_truth": match &it.gt { Some(g) => metrics_one(&o.maps[i], g, k)?, None => serde_json::Value::Null },
+        }));
+    }
+    let overall = serde_json::json!({
+        "linf": o.linf, "l2": o.l2, "psnr": json_f64(o.psnr),
+        "vs_clean": o.vs_clean,
+        "vs_target": if r.targeted { serde_json::to_value(o.vs_reference).unwrap_or_default() } else { serde_json::Value::Null },
+        "vs_ground_truth": gt_metrics(items, &o.maps, k)?,
+    });
+    Ok((per, overall))
+}
+
+/// JSON has no infinity: identical images (PSNR ∞) become the string "inf".
+fn json_f64(v: f64) -> serde_json::Value {
+    if v.is_finite() { serde_json::json!(v) } else { serde_json::json!("inf") }
+}
+
+/// Amplified view of a perturbation: 0.5 + δ / (2·max|δ|) per value (grey = unchanged).
+fn perturbation_view(delta: &[f32], w: usize, h: usize) -> Result<image::RgbImage> {
+    let m = delta.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+    let data = delta.iter().map(|v| 0.5 + v / (2.0 * m)).collect();
+    image_io::from_tensor01(&image_io::RgbImage01::new(w, h, data)?)
+}
+
+fn attack(backend: &str, a: &AttackArgs) -> Result<()> {
+    use advseg::attack::{Control, Goal, Mask, PgdConfig};
+    let start = std::time::Instant::now();
+    let eps = parse_fraction(&a.eps, "--eps")?;
+    let step_size = a.step_size.as_deref().map(|s| parse_fraction(s, "--step-size")).transpose()?;
+    let cfg = PgdConfig::new()
+        .with_eps(eps)
+        .with_step_size(step_size)
+        .with_steps(a.steps)
+        .with_loss(a.loss.parse()?)
+        .with_norm(a.norm.parse()?)
+        .with_random_start(a.random_start)
+        .with_seed(a.seed)
+        .with_early_stop(a.early_stop)
+        .with_keep_best(a.keep_best)
+        .with_quantize(true);
+    cfg.validate()?;
+    let device = advseg::backend::by_name(backend)?;
+    let ad = advseg::backend::autodiff(&device);
+    let seg = Segmenter::load(&a.model, &ad)?;
+    let (w, h) = match &a.size {
+        Some(s) => parse_size(s)?,
+        None => seg.spec.native_size,
+    };
+    seg.spec.check_size(w, h)?;
+    let k = seg.spec.num_classes();
+
+    // the batch, in argument order (every image must load: positions matter)
+    let mut items: Vec<Item> = Vec::new();
+    for path in &a.images {
+        let img = image_io::load(path)?;
+        let resized = image_io::resize(&img, w as u32, h as u32, ResizeMethod::PilBilinear)?;
+        let mut name = stem(path);
+        if items.iter().any(|it| it.name == name) {
+            name = format!("{name}-{}", items.len() + 1);
+        }
+        let label = path.with_file_name(format!("{}_label.png", stem(path)));
+        let gt = if label.is_file() {
+            let (g, gw, gh) = image_io::load_label_png(&label)?;
+            Some(ClassMap { width: gw, height: gh, data: g })
+        } else {
+            None
+        };
+        items.push(Item { name, path: path.clone(), resized, gt });
+    }
+    let n = items.len();
+    let mask = match &a.mask {
+        None => None,
+        Some(p) => {
+            let m = image_io::load(p)?;
+            let (mw, mh) = (m.width() as usize, m.height() as usize);
+            let flags: Vec<u8> = m.pixels().map(|px| u8::from(px.0.iter().any(|&v| v > 127))).collect();
+            Some(Mask::from_map(&fit_map(flags, mw, mh, w, h)?))
+        }
+    };
+    let (goal, target_desc) = match a.mode {
+        Mode::Untargeted => {
+            if a.vs_gt {
+                let gts = items
+                    .iter()
+                    .map(|it| {
+                        it.gt.clone().ok_or_else(|| {
+                            Error::InvalidArgument(format!("--vs-gt needs a ground-truth map beside {}", it.path.display()))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                (Goal::untargeted_vs_ground_truth(gts), serde_json::json!({"reference": "ground_truth"}))
+            } else {
+                (Goal::untargeted(), serde_json::json!({"reference": "clean_prediction"}))
+            }
+        }
+        Mode::TargetedImage => {
+            if a.target_index == 0 || a.target_index > n {
+                return Err(Error::InvalidArgument(format!(
+                    "--target-index {} is outside the batch of {n} images (1..={n})",
+                    a.target_index
+                )));
+            }
+            let idx = a.target_index - 1;
+            let goal = if a.target_gt {
+                let gt = items[idx].gt.clone().ok_or_else(|| {
+                    Error::InvalidArgument(format!("--target-gt needs a ground-truth map beside {}", items[idx].path.display()))
+                })?;
+                Goal::to_image_ground_truth(idx, gt)
+            } else {
+                Goal::to_image(idx)
+            };
+            let desc = serde_json::json!({"target_index": a.target_index, "target_image": items[idx].name,
+                "source": if a.target_gt { "ground_truth" } else { "predicted" }});
+            (goal, desc)
+        }
+        Mode::TargetedClass => {
+            let c = a
+                .target_class
+                .as_deref()
+                .ok_or_else(|| Error::InvalidArgument("--mode targeted-class needs --target-class".into()))?;
+            let c = parse_class(seg.spec, c)?;
+            (Goal::to_class(c), serde_json::json!({"target_class": c, "target_class_name": seg.spec.classes()[usize::from(c)]}))
+        }
+        Mode::TargetedMap => {
+            let p = a
+                .target_map
+                .as_ref()
+                .ok_or_else(|| Error::InvalidArgument("--mode targeted-map needs --target-map".into()))?;
+            let (m, mw, mh) = image_io::load_label_png(p)?;
+            (Goal::to_maps(vec![fit_map(m, mw, mh, w, h)?]), serde_json::json!({"target_map": p.display().to_string()}))
+        }
+    };
+    let goal = match mask {
+        Some(m) if goal.is_targeted() => goal.within(m, a.keep_outside),
+        Some(_) => return Err(Error::InvalidArgument("--mask only applies to targeted modes".into())),
+        None => goal,
+    };
+
+    let images01: Vec<_> = items.iter().map(|it| image_io::to_tensor01(&it.resized)).collect();
+    let x = batch_tensor(&images01, &device)?;
+    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    let pb = progress(cfg.steps, "attack");
+    let mut observer = |p: &attack::Progress| {
+        pb.set_position(p.step as u64);
+        pb.set_message(format!("attack loss {:.3} agreement {:.3}", p.loss, p.mean_agreement));
+        Control::Continue
+    };
+    let r = attack::pgd(&seg, x, &goal, &cfg, Some(&mut observer))?;
+    pb.finish_and_clear();
+    let q = r.quantized.as_ref().ok_or_else(|| Error::Backend("no quantized outcome".into()))?;
+
+    // files
+    let palette = seg.spec.palette();
+    for (i, it) in items.iter().enumerate() {
+        let save = |img: &image::RgbImage, suffix: &str| image_io::save_png(img, &a.out.join(format!("{}_{suffix}.png", it.name)));
+        save(&image_io::from_tensor01(&q.images[i])?, "adv")?;
+        let colour = |m: &ClassMap| image_io::colorize(&m.data, m.width, m.height, &palette);
+        save(&colour(&r.clean_maps[i])?, "clean_map")?;
+        save(&colour(&q.maps[i])?, "adv_map")?;
+        save(&perturbation_view(&r.perturbation[i], w, h)?, "perturbation")?;
+        if r.targeted {
+            save(&colour(&r.reference_maps[i])?, "target_map")?;
+        }
+    }
+
+    // report
+    let (adv_per, adv_all) = outcome_json(&r.adversarial, &items, &r, k)?;
+    let (q_per, q_all) = outcome_json(q, &items, &r, k)?;
+    let per_image: Vec<serde_json::Value> = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| -> Result<serde_json::Value> {
+            Ok(serde_json::json!({
+                "name": it.name,
+                "input": it.path.display().to_string(),
+                "has_ground_truth": it.gt.is_some(),
+                "clean": {
+                    "vs_target": if r.targeted { metrics_one(&r.clean_maps[i], &r.reference_maps[i], k)? } else { serde_json::Value::Null },
+                    "vs_ground_truth": match &it.gt { Some(g) => metrics_one(&r.clean_maps[i], g, k)?, None => serde_json::Value::Null },
+                },
+                "adversarial": adv_per[i],
+                "quantized": q_per[i],
+            }))
+        })
+        .collect::<Result<_>>()?;
+    let report = serde_json::json!({
+        "model": seg.spec.name,
+        "backend": backend,
+        "mode": format!("{:?}", a.mode).to_lowercase(),
+        "mode_cli": a.mode.to_possible_value().map(|v| v.get_name().to_string()),
+        "goal": target_desc,
+        "eps": eps,
+        "eps_arg": a.eps,
+        "input_size": [w, h],
+        "config": serde_json::to_value(&cfg).unwrap_or_default(),
+        "steps_run": r.steps_run,
+        "stopped_early": r.stopped_early,
+        "seconds": start.elapsed().as_secs_f64(),
+        "n_images": n,
+        "n_images_with_ground_truth": items.iter().filter(|it| it.gt.is_some()).count(),
+        "images": per_image,
+        "overall": {
+            "clean": {
+                "vs_target": if r.targeted { serde_json::to_value(r.clean_vs_reference).unwrap_or_default() } else { serde_json::Value::Null },
+                "vs_ground_truth": gt_metrics(&items, &r.clean_maps, k)?,
+            },
+            "adversarial": adv_all,
+            "quantized": q_all,
+        },
+        "history": r.history,
+    });
+    let path = a.out.join("report.json");
+    let text = serde_json::to_string_pretty(&report).map_err(|e| Error::io(&path, e))?;
+    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+
+    let get = |v: &serde_json::Value, f: &str| v[f]["miou"].as_f64();
+    println!(
+        "{} {} {} ε={} ({:.5}) {} steps, loss {}: agreement with clean {:.4} → 8-bit {:.4}",
+        seg.spec.name,
+        a.mode.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default(),
+        cfg.norm,
+        a.eps,
+        eps,
+        r.steps_run,
+        cfg.loss,
+        r.adversarial.vs_clean.agreement,
+        q.vs_clean.agreement
+    );
+    if r.targeted {
+        println!(
+            "  agreement with target: clean {:.4} → adversarial {:.4} (8-bit {:.4})",
+            r.clean_vs_reference.agreement, r.adversarial.vs_reference.agreement, q.vs_reference.agreement
+        );
+    }
+    if let (Some(c), Some(adv), Some(qm)) = (
+        get(&report["overall"]["clean"], "vs_ground_truth"),
+        get(&report["overall"]["adversarial"], "vs_ground_truth"),
+        get(&report["overall"]["quantized"], "vs_ground_truth"),
+    ) {
+        println!("  mIoU vs ground truth: clean {c:.4} → adversarial {adv:.4} (8-bit {qm:.4})");
+    }
+    println!("  linf {:.5}  l2 {:.4}  psnr {:.2} dB; wrote {}", q.linf, q.l2, q.psnr, a.out.display());
     Ok(())
 }

@@ -1,13 +1,16 @@
-//! `bench`: time a forward pass and a forward + backward pass (one PGD step's worth of work: the
-//! gradient of mean CE w.r.t. the input) for each zoo model at its native size.
+//! `bench`: time a forward pass, a forward + backward pass (the gradient of mean CE w.r.t. the
+//! input) and one real PGD step through [`advseg::attack::pgd`] (backward, L∞ update and
+//! projection, forward of the new iterate, reading the loss and class maps that the progress
+//! observer reports) for each zoo model at its native size.
 //!
 //! ```text
-//! bench [--backend cpu|wgpu] [--models a,b] [--repeats N] [--batch N]
+//! bench [--backend cpu|wgpu] [--models a,b] [--repeats N] [--batch N] [--loss ce|segpgd|cospgd]
 //! ```
-//! Prints one line per model and a JSON line per model (prefix `json:`).
+//! Prints one line per model and a JSON line per model (prefix `json:`). Times are medians.
 
 use std::time::Instant;
 
+use advseg::attack::{self, Control, Goal, LossKind, PgdConfig, Progress};
 use advseg::backend;
 use advseg::error::{Error, Result};
 use advseg::model::{Segmenter, zoo};
@@ -19,6 +22,7 @@ struct Args {
     models: Vec<String>,
     repeats: usize,
     batch: usize,
+    loss: LossKind,
 }
 
 fn parse() -> Result<Args> {
@@ -27,6 +31,7 @@ fn parse() -> Result<Args> {
         models: zoo::MODELS.iter().map(|m| m.name.to_string()).collect(),
         repeats: 3,
         batch: 1,
+        loss: LossKind::Ce,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -36,6 +41,7 @@ fn parse() -> Result<Args> {
             "--models" => a.models = val()?.split(',').map(str::to_string).collect(),
             "--repeats" => a.repeats = val()?.parse().map_err(|_| Error::InvalidArgument("--repeats".into()))?,
             "--batch" => a.batch = val()?.parse().map_err(|_| Error::InvalidArgument("--batch".into()))?,
+            "--loss" => a.loss = val()?.parse()?,
             other => return Err(Error::InvalidArgument(format!("unknown option '{other}'"))),
         }
     }
@@ -49,6 +55,23 @@ fn sync(device: &Device) -> Result<()> {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
+}
+
+/// Median time of one PGD step: the interval between the observer's reports of iterates `t`
+/// and `t + 1` (the first interval is dropped as warm-up).
+fn pgd_step(seg: &Segmenter, x: Tensor<4>, repeats: usize, loss: LossKind) -> Result<f64> {
+    let cfg = PgdConfig::new().with_eps(8.0 / 255.0).with_steps(repeats + 1).with_loss(loss);
+    let mut stamps = Vec::new();
+    let mut observer = |_: &Progress| {
+        stamps.push(Instant::now());
+        Control::Continue
+    };
+    attack::pgd(seg, x, &Goal::untargeted(), &cfg, Some(&mut observer))?;
+    let steps: Vec<f64> = stamps.windows(2).skip(1).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
+    if steps.is_empty() {
+        return Err(Error::Backend("no PGD step was timed".into()));
+    }
+    Ok(median(steps))
 }
 
 fn main() -> std::process::ExitCode {
@@ -100,18 +123,22 @@ fn run() -> Result<()> {
         for _ in 0..args.repeats {
             fb.push(step()?);
         }
+        let p = pgd_step(&seg_ad, x.clone(), args.repeats, args.loss)?;
         let (f, b) = (median(fwd), median(fb));
         println!(
-            "{name:<20} {w}x{h} batch {}  forward {:8.1} ms   forward+backward {:8.1} ms   ({})",
+            "{name:<20} {w}x{h} batch {}  forward {:8.1} ms   forward+backward {:8.1} ms   PGD step ({}) {:8.1} ms   ({})",
             args.batch,
             f * 1e3,
             b * 1e3,
+            args.loss,
+            p * 1e3,
             args.backend
         );
         println!(
             "json: {}",
             serde_json::json!({"model": name, "backend": args.backend, "width": w, "height": h,
-                "batch": args.batch, "forward_ms": f * 1e3, "forward_backward_ms": b * 1e3, "repeats": args.repeats})
+                "batch": args.batch, "forward_ms": f * 1e3, "forward_backward_ms": b * 1e3,
+                "pgd_step_ms": p * 1e3, "pgd_loss": args.loss, "repeats": args.repeats})
         );
     }
     Ok(())

@@ -131,7 +131,8 @@ pub fn argmax_maps(logits: Tensor<4>, num_classes: usize) -> Result<Vec<ClassMap
     maps_from_data(data, n, h, w, num_classes)
 }
 
-fn maps_from_data(data: TensorData, n: usize, h: usize, w: usize, num_classes: usize) -> Result<Vec<ClassMap>> {
+/// Class maps from argmax data `[N, 1, H, W]` (classes `≥ num_classes` become [`VOID`]).
+pub(crate) fn maps_from_data(data: TensorData, n: usize, h: usize, w: usize, num_classes: usize) -> Result<Vec<ClassMap>> {
     let idx: Vec<i64> = data.convert::<i64>().try_to_vec::<i64>().map_err(|e| Error::Backend(format!("{e:?}")))?;
     if idx.len() != n * h * w {
         return Err(Error::Shape(format!("argmax returned {} values for [{n}, {h}, {w}]", idx.len())));

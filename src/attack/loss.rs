@@ -1,0 +1,247 @@
+//! Per-pixel losses of the PGD family for segmentation.
+//!
+//! Every loss is a weighted mean of the per-pixel cross-entropy `CE_i = −log softmax(z_i)[y_i]`
+//! between the logits `z` and the reference map `y` (clean prediction, ground truth or target),
+//! over the valid (non-void) pixels:
+//!
+//! ```text
+//!   L = (1 / #valid) · Σ_valid  w_i · CE_i
+//! ```
+//!
+//! The weights `w_i` are constants (no gradient flows through them):
+//!
+//! - **CE**: `w_i = 1`, the plain mean used by PGD on segmentation (e.g. Arnab et al., CVPR 2018).
+//! - **SegPGD** (Gu, Zhao, Tresp & Torr, "SegPGD: An Effective and Efficient Adversarial Attack
+//!   for Evaluating and Boosting Segmentation Robustness", ECCV 2022, Eq. 4): pixels still
+//!   classified as the reference get `1 − λ_t`, pixels already fooled get `λ_t`, with
+//!   `λ_t = t / (2T)` at iteration `t = 0, …, T − 1` of `T`. Early iterations concentrate on the
+//!   pixels that still need to flip, later ones balance both sets so fooled pixels stay fooled.
+//!   Targeted version: the roles swap — pixels not yet at the target get `1 − λ_t`, pixels
+//!   already there `λ_t`.
+//! - **CosPGD** (Agnihotri, Jung & Keuper, "CosPGD: an efficient white-box adversarial attack
+//!   for pixel-wise prediction tasks", ICML 2024, Alg. 1): `w_i = cos(softmax(z_i), onehot(y_i))
+//!   = p_{i,y_i} / ‖p_i‖₂`, so pixels that are still confidently right weigh most and pixels
+//!   already fooled fade out. Targeted version: `w_i = 1 − cos(…)` with the target as `y`, so
+//!   pixels far from their target weigh most.
+//!
+//! The PGD loop ascends `L` for untargeted goals and descends it for targeted ones.
+
+use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::metrics::VOID;
+use crate::model::ClassMap;
+
+/// Which per-pixel loss the attack optimises (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LossKind {
+    /// Mean per-pixel cross-entropy.
+    #[default]
+    Ce,
+    /// SegPGD's correct/wrong re-weighting with `λ_t = t / (2T)` (Gu et al., ECCV 2022).
+    SegPgd,
+    /// CosPGD's cosine-similarity weighting (Agnihotri et al., ICML 2024).
+    CosPgd,
+}
+
+impl std::fmt::Display for LossKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LossKind::Ce => "ce",
+            LossKind::SegPgd => "segpgd",
+            LossKind::CosPgd => "cospgd",
+        })
+    }
+}
+
+impl std::str::FromStr for LossKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "ce" | "cross-entropy" => Ok(LossKind::Ce),
+            "segpgd" => Ok(LossKind::SegPgd),
+            "cospgd" => Ok(LossKind::CosPgd),
+            other => Err(Error::InvalidArgument(format!("unknown loss '{other}' (expected ce, segpgd or cospgd)"))),
+        }
+    }
+}
+
+/// The reference map of a batch as device tensors.
+#[derive(Debug, Clone)]
+pub struct PixelTargets {
+    /// `[N, 1, H, W]` class indices (void pixels hold 0; their weight is 0).
+    pub classes: Tensor<4, Int>,
+    /// `[N, 1, H, W]`: 1 for valid pixels, 0 for void ones.
+    pub valid: Tensor<4>,
+    /// Number of valid pixels in the batch (at least 1).
+    pub n_valid: usize,
+}
+
+impl PixelTargets {
+    /// Upload same-size reference maps ([`VOID`] = ignored). Fails on an empty list, maps of
+    /// different sizes, or maps with no valid pixel at all.
+    pub fn new(maps: &[ClassMap], device: &Device) -> Result<Self> {
+        let first = maps.first().ok_or_else(|| Error::InvalidArgument("no reference maps".into()))?;
+        let (w, h) = (first.width, first.height);
+        let mut classes = Vec::with_capacity(maps.len() * w * h);
+        let mut valid = Vec::with_capacity(maps.len() * w * h);
+        for (i, m) in maps.iter().enumerate() {
+            if (m.width, m.height) != (w, h) || m.data.len() != w * h {
+                return Err(Error::Shape(format!(
+                    "reference map {} is {}×{}, the first is {w}×{h}",
+                    i + 1,
+                    m.width,
+                    m.height
+                )));
+            }
+            for &v in &m.data {
+                let ok = v != VOID;
+                classes.push(if ok { i64::from(v) } else { 0 });
+                valid.push(if ok { 1.0f32 } else { 0.0 });
+            }
+        }
+        let n_valid = valid.iter().filter(|&&v| v > 0.0).count();
+        if n_valid == 0 {
+            return Err(Error::InvalidArgument("every reference pixel is void (255): nothing to attack".into()));
+        }
+        let shape = [maps.len(), 1, h, w];
+        Ok(PixelTargets {
+            classes: Tensor::from_data(TensorData::new(classes, shape), device),
+            valid: Tensor::from_data(TensorData::new(valid, shape), device),
+            n_valid,
+        })
+    }
+}
+
+/// The loss of logits `[N, C, H, W]` against `targets` (a `[1]` tensor, differentiable
+/// through `logits`).
+///
+/// `pred` `[N, 1, H, W]` is the argmax of `logits` (used by SegPGD); `iteration` / `iterations`
+/// give SegPGD's `λ_t = iteration / (2 · iterations)`; `targeted` selects the targeted weights.
+/// The caller ascends the result for untargeted goals and descends it for targeted ones.
+pub fn segmentation_loss(
+    kind: LossKind,
+    logits: Tensor<4>,
+    pred: Tensor<4, Int>,
+    targets: &PixelTargets,
+    targeted: bool,
+    iteration: usize,
+    iterations: usize,
+) -> Tensor<1> {
+    let constant = logits.clone().without_autodiff();
+    let ce = log_softmax(logits, 1).gather(1, targets.classes.clone()).neg(); // [N, 1, H, W]
+    let weights = match kind {
+        LossKind::Ce => targets.valid.clone(),
+        LossKind::SegPgd => {
+            let lambda = iteration as f64 / (2.0 * iterations.max(1) as f64);
+            let (w_at_reference, w_elsewhere) = if targeted { (lambda, 1.0 - lambda) } else { (1.0 - lambda, lambda) };
+            let at_reference = pred.equal(targets.classes.clone());
+            targets.valid.clone().mul_scalar(w_elsewhere).mask_where(at_reference, targets.valid.clone().mul_scalar(w_at_reference))
+        }
+        LossKind::CosPgd => {
+            let p = softmax(constant, 1);
+            let p_ref = p.clone().gather(1, targets.classes.clone());
+            let len = p.square().sum_dim(1).sqrt();
+            let cos = p_ref.div(len);
+            let w = if targeted { cos.neg().add_scalar(1.0) } else { cos };
+            w.mul(targets.valid.clone())
+        }
+    };
+    ce.mul(weights).sum().div_scalar(targets.n_valid as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend;
+
+    fn scalar(t: Tensor<1>) -> f64 {
+        f64::from(t.into_data().try_into_vec_as::<f32>().unwrap()[0])
+    }
+
+    /// 1 image, 3 classes, 1×2 pixels: pixel 0 logits (2, 0, 0), pixel 1 logits (0, 1, 0).
+    fn setup(d: &Device) -> (Tensor<4>, Tensor<4, Int>) {
+        let logits = Tensor::<4>::from_data(TensorData::new(vec![2.0f32, 0.0, 0.0, 1.0, 0.0, 0.0], [1, 3, 1, 2]), d);
+        let pred = logits.clone().argmax(1);
+        (logits, pred)
+    }
+
+    fn ce(z: &[f64], y: usize) -> f64 {
+        let lse = z.iter().map(|v| v.exp()).sum::<f64>().ln();
+        lse - z[y]
+    }
+
+    fn cos(z: &[f64], y: usize) -> f64 {
+        let e: Vec<f64> = z.iter().map(|v| v.exp()).collect();
+        let s: f64 = e.iter().sum();
+        let p: Vec<f64> = e.iter().map(|v| v / s).collect();
+        p[y] / p.iter().map(|v| v * v).sum::<f64>().sqrt()
+    }
+
+    #[test]
+    fn ce_segpgd_cospgd_match_hand_computation() {
+        let d = backend::cpu();
+        let (logits, pred) = setup(&d);
+        let (z0, z1) = ([2.0, 0.0, 0.0], [0.0, 1.0, 0.0]);
+        // reference: pixel 0 → class 0 (predicted correctly), pixel 1 → class 2 (wrong)
+        let t = PixelTargets::new(&[ClassMap { width: 2, height: 1, data: vec![0, 2] }], &d).unwrap();
+        let (c0, c1) = (ce(&z0, 0), ce(&z1, 2));
+        let l = scalar(segmentation_loss(LossKind::Ce, logits.clone(), pred.clone(), &t, false, 0, 10));
+        assert!((l - (c0 + c1) / 2.0).abs() < 1e-5, "{l}");
+        // SegPGD at t = 4 of 10: λ = 0.2; correct pixel 0.8, wrong 0.2
+        let l = scalar(segmentation_loss(LossKind::SegPgd, logits.clone(), pred.clone(), &t, false, 4, 10));
+        assert!((l - (0.8 * c0 + 0.2 * c1) / 2.0).abs() < 1e-5, "{l}");
+        let l = scalar(segmentation_loss(LossKind::SegPgd, logits.clone(), pred.clone(), &t, true, 4, 10));
+        assert!((l - (0.2 * c0 + 0.8 * c1) / 2.0).abs() < 1e-5, "{l}");
+        let l = scalar(segmentation_loss(LossKind::CosPgd, logits.clone(), pred.clone(), &t, false, 0, 10));
+        let want = (cos(&z0, 0) * c0 + cos(&z1, 2) * c1) / 2.0;
+        assert!((l - want).abs() < 1e-5, "{l} vs {want}");
+        let l = scalar(segmentation_loss(LossKind::CosPgd, logits, pred, &t, true, 0, 10));
+        let want = ((1.0 - cos(&z0, 0)) * c0 + (1.0 - cos(&z1, 2)) * c1) / 2.0;
+        assert!((l - want).abs() < 1e-5, "{l} vs {want}");
+    }
+
+    #[test]
+    fn void_pixels_are_ignored() {
+        let d = backend::cpu();
+        let (logits, pred) = setup(&d);
+        let t = PixelTargets::new(&[ClassMap { width: 2, height: 1, data: vec![VOID, 2] }], &d).unwrap();
+        assert_eq!(t.n_valid, 1);
+        for kind in [LossKind::Ce, LossKind::SegPgd, LossKind::CosPgd] {
+            let l = scalar(segmentation_loss(kind, logits.clone(), pred.clone(), &t, false, 0, 1));
+            let w = match kind {
+                LossKind::CosPgd => cos(&[0.0, 1.0, 0.0], 2),
+                LossKind::SegPgd => 0.0, // pixel 1 is wrong, λ_0 = 0
+                LossKind::Ce => 1.0,
+            };
+            assert!((l - w * ce(&[0.0, 1.0, 0.0], 2)).abs() < 1e-5, "{kind}: {l}");
+        }
+        let e = PixelTargets::new(&[ClassMap { width: 1, height: 1, data: vec![VOID] }], &d).unwrap_err();
+        assert!(e.to_string().contains("void"), "{e}");
+    }
+
+    #[test]
+    fn gradient_flows_through_ce_only() {
+        // d/dz of the CosPGD loss must equal w · d CE/dz with w held constant
+        let (logits, pred) = setup(&backend::cpu());
+        let z = logits.autodiff().require_grad();
+        let t = PixelTargets::new(&[ClassMap { width: 2, height: 1, data: vec![0, 2] }], &backend::cpu()).unwrap();
+        let l = segmentation_loss(LossKind::CosPgd, z.clone(), pred, &t, false, 0, 1);
+        let g = z.grad(&l.backward()).unwrap().into_data().try_into_vec_as::<f32>().unwrap();
+        // pixel 0, class 0: (p_0 − 1) · w_0 / 2
+        let e: Vec<f64> = [2.0f64, 0.0, 0.0].iter().map(|v| v.exp()).collect();
+        let p0 = e[0] / e.iter().sum::<f64>();
+        let want = (p0 - 1.0) * cos(&[2.0, 0.0, 0.0], 0) / 2.0;
+        assert!((f64::from(g[0]) - want).abs() < 1e-5, "{} vs {want}", g[0]);
+    }
+
+    #[test]
+    fn names_parse() {
+        assert_eq!("SegPGD".parse::<LossKind>().unwrap(), LossKind::SegPgd);
+        assert_eq!(LossKind::CosPgd.to_string(), "cospgd");
+        assert!("dice".parse::<LossKind>().unwrap_err().to_string().contains("'dice'"));
+    }
+}

@@ -1,0 +1,159 @@
+//! `advseg attack` on the real weights: the files it writes, the fields of `report.json`, and
+//! clear errors for bad arguments. Small on purpose (DeepLab, 2 images, 2–3 steps).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn advseg(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_advseg")).args(args).output().expect("advseg runs")
+}
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("advseg-cli-attack-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn voc(name: &str) -> String {
+    common::fixtures().join(format!("images/voc/{name}.png")).display().to_string()
+}
+
+fn report(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
+}
+
+fn num(v: &Value, what: &str) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("{what} is not a number: {v}"))
+}
+
+/// `miou`, `pixel_accuracy`, `agreement` in [0, 1].
+fn check_metrics(v: &Value, what: &str) {
+    for f in ["miou", "pixel_accuracy", "agreement"] {
+        let x = num(&v[f], &format!("{what}.{f}"));
+        assert!((0.0..=1.0).contains(&x), "{what}.{f} = {x}");
+    }
+}
+
+#[test]
+fn targeted_image_writes_files_and_a_full_report() {
+    let out = tmpdir("targeted");
+    let o = out.to_str().unwrap();
+    let res = advseg(&[
+        "attack", "--model", "deeplabv3-mnv2-voc", "--mode", "targeted-image", "--target-index", "2", "--eps", "8/255",
+        "--steps", "3", "--loss", "segpgd", &voc("294"), &voc("474"), "--out", o,
+    ]);
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{stderr}");
+    for name in ["294", "474"] {
+        for suffix in ["adv", "clean_map", "adv_map", "perturbation", "target_map"] {
+            let im = image::open(out.join(format!("{name}_{suffix}.png"))).unwrap_or_else(|e| panic!("{name}_{suffix}: {e}"));
+            assert_eq!((im.width(), im.height()), (257, 257), "{name}_{suffix}");
+        }
+    }
+    let r = report(&out);
+    assert_eq!(r["model"], "deeplabv3-mnv2-voc");
+    assert_eq!(r["mode_cli"], "targeted-image");
+    assert_eq!(r["goal"]["target_index"], 2);
+    assert_eq!(r["goal"]["target_image"], "474");
+    assert_eq!(r["config"]["steps"], 3);
+    assert_eq!(r["config"]["loss"], "segpgd");
+    assert_eq!(r["config"]["norm"], "linf");
+    assert!((num(&r["config"]["eps"], "eps") - 8.0 / 255.0).abs() < 1e-12);
+    assert_eq!(r["n_images"], 2);
+    assert_eq!(r["history"].as_array().unwrap().len(), 4);
+    let images = r["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    assert_eq!(images[0]["name"], "294");
+    for img in images {
+        assert_eq!(img["has_ground_truth"], true);
+        check_metrics(&img["clean"]["vs_ground_truth"], "clean.vs_ground_truth");
+        check_metrics(&img["clean"]["vs_target"], "clean.vs_target");
+        for kind in ["adversarial", "quantized"] {
+            let a = &img[kind];
+            for m in ["vs_clean", "vs_target", "vs_ground_truth"] {
+                check_metrics(&a[m], &format!("{kind}.{m}"));
+            }
+            let linf = num(&a["linf"], "linf");
+            assert!(linf <= 8.0 / 255.0 + 1e-6, "{kind} linf {linf}");
+            assert!(num(&a["l2"], "l2") > 0.0);
+            assert!(num(&a["psnr"], "psnr") > 30.0);
+        }
+    }
+    // image #2 is the target itself: its clean map agrees with the target everywhere
+    assert_eq!(num(&images[1]["clean"]["vs_target"]["agreement"], "agreement"), 1.0);
+    // and the other image moves towards it
+    let before = num(&images[0]["clean"]["vs_target"]["agreement"], "before");
+    let after = num(&images[0]["adversarial"]["vs_target"]["agreement"], "after");
+    assert!(after > before, "agreement with target {before} → {after}");
+    for kind in ["clean", "adversarial", "quantized"] {
+        check_metrics(&r["overall"][kind]["vs_ground_truth"], &format!("overall.{kind}"));
+        check_metrics(&r["overall"][kind]["vs_target"], &format!("overall.{kind}.vs_target"));
+    }
+    for f in ["linf", "l2", "psnr"] {
+        num(&r["overall"]["quantized"][f], f);
+    }
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    assert!(stdout.contains("agreement with target"), "{stdout}");
+}
+
+#[test]
+fn untargeted_reports_ground_truth_only_where_a_label_exists() {
+    let out = tmpdir("untargeted");
+    let photo = common::fixtures().join("images/photos/chelsea.png");
+    let res = advseg(&[
+        "attack", "--model", "deeplabv3-mnv2-voc", "--steps", "2", "--norm", "l2", "--eps", "1.5",
+        &voc("8"), photo.to_str().unwrap(), "--out", out.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let r = report(&out);
+    assert_eq!(r["config"]["norm"], "l2");
+    assert_eq!(r["n_images_with_ground_truth"], 1);
+    let images = r["images"].as_array().unwrap();
+    assert_eq!(images[1]["name"], "chelsea");
+    assert!(images[1]["adversarial"]["vs_ground_truth"].is_null());
+    assert!(images[1]["adversarial"]["vs_target"].is_null());
+    check_metrics(&images[0]["adversarial"]["vs_ground_truth"], "vs_ground_truth");
+    check_metrics(&r["overall"]["adversarial"]["vs_ground_truth"], "overall");
+    for img in images {
+        let l2 = num(&img["adversarial"]["l2"], "l2");
+        assert!(l2 <= 1.5 + 1e-4, "l2 {l2}");
+    }
+    assert!(out.join("chelsea_perturbation.png").is_file());
+    assert!(!out.join("chelsea_target_map.png").exists());
+}
+
+#[test]
+fn bad_arguments_are_reported() {
+    let out = tmpdir("bad");
+    let o = out.to_str().unwrap();
+    let (a, b) = (voc("294"), voc("474"));
+    let cases: [(&[&str], &str); 7] = [
+        (&["--mode", "targeted-image", "--target-index", "3"], "--target-index 3"),
+        (&["--eps", "-1/255"], "-0.0039"),
+        (&["--steps", "0"], "got 0"),
+        (&["--mode", "targeted-class"], "--target-class"),
+        (&["--mode", "targeted-class", "--target-class", "21"], "--target-class 21"),
+        (&["--mode", "targeted-class", "--target-class", "unicorn"], "'unicorn'"),
+        (&["--loss", "dice"], "'dice'"),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["attack", "--model", "deeplabv3-mnv2-voc", "--out", o, a.as_str(), b.as_str()];
+        args.extend_from_slice(extra);
+        let res = advseg(&args);
+        let stderr = String::from_utf8_lossy(&res.stderr);
+        assert!(!res.status.success(), "{extra:?} should fail");
+        assert!(stderr.contains(want), "{extra:?}: {stderr}");
+    }
+    // a named class works
+    let res = advseg(&[
+        "attack", "--model", "deeplabv3-mnv2-voc", "--mode", "targeted-class", "--target-class", "person", "--steps", "1",
+        "--out", o, a.as_str(),
+    ]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert_eq!(report(&out)["goal"]["target_class"], 15);
+}

@@ -5,6 +5,8 @@
 //! advseg eval --model espnetv2-voc --images DIR [--json]
 //! advseg attack --model espnetv2-voc --mode untargeted --eps 8/255 --steps 10 --loss ce IMAGE... --out DIR
 //! advseg models
+//! advseg scale-attack --model espnetv2-voc --scaler opencv-linear --source S --target T --ratio 4 --out DIR
+//! advseg scale-defend --model espnetv2-voc --scaler opencv-linear --image A [--source S] [--target T] --out DIR
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -19,6 +21,10 @@ use advseg::image_io::{self, ResizeMethod};
 use advseg::metrics::{ConfusionMatrix, SegMetrics};
 use advseg::model::zoo::{self, ModelSpec};
 use advseg::model::{ClassMap, Segmenter, batch_tensor};
+use advseg::scaling::{
+    Defense, DefenseRow, ScalingArtifacts, ScalingAttackConfig, ScalingExperimentConfig,
+    ScalingReport, run_defenses, run_experiment,
+};
 
 #[derive(Parser)]
 #[command(name = "advseg", version, about = "Adversarial attacks and defenses on semantic segmentation networks")]
@@ -68,6 +74,83 @@ enum Command {
     /// (targeted modes) and report.json into --out. Metrics against ground truth wherever
     /// NAME_label.png lies beside NAME.png.
     Attack(AttackArgs),
+    /// Image-scaling attack (Quiring et al. 2020) on the downscale-then-segment pipeline: hides
+    /// --target in --source, segments the attack image at full size and after downscaling, runs
+    /// the defenses and the adaptive attack against the median defense. Writes attack.png,
+    /// attack_down.png, target.png, adaptive.png, input_*.png (network inputs), map_*.png
+    /// (colour maps) and report.json into --out.
+    ScaleAttack {
+        /// Zoo model name.
+        #[arg(long, default_value = "espnetv2-voc")]
+        model: String,
+        /// The pipeline's scaler, e.g. opencv-linear, opencv-nearest, pillow-bilinear.
+        #[arg(long, default_value = "opencv-linear")]
+        scaler: String,
+        /// Source image (what a person sees); resized to the full size if needed.
+        #[arg(long)]
+        source: PathBuf,
+        /// Target image (what the network should see); resized to the model size if needed.
+        #[arg(long)]
+        target: PathBuf,
+        /// Downscaling ratio: full size = ratio × model size.
+        #[arg(long, default_value_t = 4)]
+        ratio: usize,
+        /// Model input size WxH (default 256x256, or the model's fixed size).
+        #[arg(long)]
+        size: Option<String>,
+        /// Allowed deviation of the downscaled attack image from the target (grey levels).
+        #[arg(long, default_value_t = 1.0)]
+        eps: f64,
+        /// Defenses to report, comma-separated: none, median, random, area-scaling.
+        #[arg(long, default_value = "none,median,random,area-scaling")]
+        defenses: String,
+        /// Skip the adaptive attack against the median defense.
+        #[arg(long)]
+        no_adaptive: bool,
+        /// Skip the full-size maps (the costliest forward passes).
+        #[arg(long)]
+        no_full_maps: bool,
+        /// Seed of the random reconstruction.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Solver threads (0 = all cores).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Output directory.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+    },
+    /// Runs the defended pipelines on a given (suspected attack) image: median / random
+    /// reconstruction and area scaling. Writes input_*.png, map_*.png and report.json into --out.
+    ScaleDefend {
+        /// Zoo model name.
+        #[arg(long, default_value = "espnetv2-voc")]
+        model: String,
+        /// The pipeline's scaler.
+        #[arg(long, default_value = "opencv-linear")]
+        scaler: String,
+        /// The full-size image to defend.
+        #[arg(long)]
+        image: PathBuf,
+        /// The clean source, if known (rows then compare with the clean pipeline and give PSNR).
+        #[arg(long)]
+        source: Option<PathBuf>,
+        /// The attacker's target, if known (rows then compare with the target's map).
+        #[arg(long)]
+        target: Option<PathBuf>,
+        /// Model input size WxH (default 256x256, or the model's fixed size).
+        #[arg(long)]
+        size: Option<String>,
+        /// Defenses, comma-separated: median, random, area-scaling (none is always included).
+        #[arg(long, default_value = "median,random,area-scaling")]
+        defenses: String,
+        /// Seed of the random reconstruction.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output directory.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+    },
 }
 
 /// What the attack aims for.
@@ -175,7 +258,177 @@ fn run(cli: Cli) -> Result<()> {
         Command::Segment { model, out, size, images } => segment(&cli.backend, &model, &out, size.as_deref(), &images),
         Command::Eval { model, images, json } => eval(&cli.backend, &model, &images, json),
         Command::Attack(args) => attack(&cli.backend, &args),
+        Command::ScaleAttack {
+            model,
+            scaler,
+            source,
+            target,
+            ratio,
+            size,
+            eps,
+            defenses,
+            no_adaptive,
+            no_full_maps,
+            seed,
+            threads,
+            out,
+        } => {
+            let cfg = ScalingExperimentConfig {
+                scaler: scaler.parse()?,
+                ratio,
+                model_size: size.as_deref().map(parse_size).transpose()?,
+                full_size: None,
+                attack: ScalingAttackConfig { eps, threads, ..Default::default() },
+                defenses: parse_defenses(&defenses)?,
+                adaptive_median: !no_adaptive,
+                full_size_maps: !no_full_maps,
+                seed,
+                ..Default::default()
+            };
+            scale_attack(&cli.backend, &model, &source, &target, &cfg, &out)
+        }
+        Command::ScaleDefend { model, scaler, image, source, target, size, defenses, seed, out } => {
+            let cfg = ScalingExperimentConfig {
+                scaler: scaler.parse()?,
+                model_size: size.as_deref().map(parse_size).transpose()?,
+                defenses: parse_defenses(&defenses)?,
+                seed,
+                ..Default::default()
+            };
+            scale_defend(&cli.backend, &model, &image, source.as_deref(), target.as_deref(), &cfg, &out)
+        }
     }
+}
+
+fn parse_defenses(s: &str) -> Result<Vec<Defense>> {
+    s.split(',').filter(|p| !p.trim().is_empty()).map(str::parse).collect()
+}
+
+/// Colour maps and network inputs of a scaling experiment, written as PNGs into `out`.
+fn write_artifacts(spec: &ModelSpec, a: &ScalingArtifacts, out: &Path) -> Result<()> {
+    let palette = spec.palette();
+    for (name, img) in &a.inputs {
+        image_io::save_png(img, &out.join(format!("input_{name}.png")))?;
+    }
+    for (name, map) in &a.maps {
+        let colour = image_io::colorize(&map.data, map.width, map.height, &palette)?;
+        image_io::save_png(&colour, &out.join(format!("map_{name}.png")))?;
+    }
+    Ok(())
+}
+
+fn write_json(value: &impl serde::Serialize, path: &Path) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::InvalidArgument(format!("cannot serialise the report: {e}")))?;
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+fn pct(x: f64) -> String {
+    format!("{:5.1} %", 100.0 * x)
+}
+
+fn print_rows(rows: &[DefenseRow]) {
+    println!("{:<13} {:<16} {:<16} {:>10} {:>10} {:>14} {:>14}", "defense", "attack", "scaler", "PSNR", "max|d-T|", "map vs target", "map vs clean");
+    for r in rows {
+        println!(
+            "{:<13} {:<16} {:<16} {:>10} {:>10} {:>14} {:>14}",
+            r.defense.name(),
+            format!("{:?}", r.variant),
+            r.scaler.name(),
+            r.psnr_vs_source.map_or("-".into(), |p| format!("{p:.2} dB")),
+            r.max_abs_down_minus_target.map_or("-".into(), |m| m.to_string()),
+            r.down_map_vs_target.map_or("-".into(), |m| pct(m.agreement)),
+            r.down_map_vs_source.map_or("-".into(), |m| pct(m.agreement)),
+        );
+    }
+}
+
+fn print_experiment(r: &ScalingReport) {
+    println!(
+        "{} / {}: {}x{} -> {}x{}, attack ({:?}) {:.2} s, PSNR(attack, source) {:.2} dB, max |down(attack) - target| {}",
+        r.model,
+        r.scaler,
+        r.full_size.0,
+        r.full_size.1,
+        r.model_size.0,
+        r.model_size.1,
+        r.attack.method,
+        r.attack.seconds,
+        r.attack.psnr_vs_source,
+        r.attack.max_abs_down_minus_target
+    );
+    if let Some(f) = r.full_map_vs_source {
+        println!("full-size map vs source map:   agreement {}  mIoU {:.3}", pct(f.agreement), f.miou);
+    }
+    println!("downscaled map vs target map:  agreement {}  mIoU {:.3}", pct(r.down_map_vs_target.agreement), r.down_map_vs_target.miou);
+    println!("downscaled map vs source map:  agreement {}  mIoU {:.3}", pct(r.down_map_vs_source.agreement), r.down_map_vs_source.miou);
+    if let Some(a) = &r.adaptive {
+        println!(
+            "adaptive attack vs median: PSNR {:.2} dB, {} of the pixels changed, {} of the windows matched",
+            a.psnr_vs_source,
+            pct(a.changed_pixels),
+            pct(a.windows_matched)
+        );
+    }
+    print_rows(&r.defenses);
+}
+
+fn scale_attack(
+    backend: &str,
+    model: &str,
+    source: &Path,
+    target: &Path,
+    cfg: &ScalingExperimentConfig,
+    out: &Path,
+) -> Result<()> {
+    let src = image_io::load(source)?;
+    let tgt = image_io::load(target)?;
+    let device = advseg::backend::by_name(backend)?;
+    let seg = Segmenter::load(model, &device)?;
+    let report = run_experiment(&seg, &src, &tgt, cfg)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let a = &report.artifacts;
+    image_io::save_png(&a.attack, &out.join("attack.png"))?;
+    image_io::save_png(&a.source, &out.join("source.png"))?;
+    image_io::save_png(&a.target, &out.join("target.png"))?;
+    if let Some((_, down)) = a.inputs.iter().find(|(n, _)| n == "none_attack") {
+        image_io::save_png(down, &out.join("attack_down.png"))?;
+    }
+    if let Some(ad) = &a.adaptive {
+        image_io::save_png(ad, &out.join("adaptive.png"))?;
+    }
+    write_artifacts(seg.spec, a, out)?;
+    write_json(&report, &out.join("report.json"))?;
+    print_experiment(&report);
+    println!("wrote images, maps and report.json to {}", out.display());
+    Ok(())
+}
+
+fn scale_defend(
+    backend: &str,
+    model: &str,
+    image: &Path,
+    source: Option<&Path>,
+    target: Option<&Path>,
+    cfg: &ScalingExperimentConfig,
+    out: &Path,
+) -> Result<()> {
+    let img = image_io::load(image)?;
+    let src = source.map(image_io::load).transpose()?;
+    let tgt = target.map(image_io::load).transpose()?;
+    let device = advseg::backend::by_name(backend)?;
+    let seg = Segmenter::load(model, &device)?;
+    let report = run_defenses(&seg, &img, src.as_ref(), tgt.as_ref(), cfg)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    write_artifacts(seg.spec, &report.artifacts, out)?;
+    write_json(&report, &out.join("report.json"))?;
+    println!(
+        "{} / {}: {}x{} -> {}x{}",
+        report.model, report.scaler, report.full_size.0, report.full_size.1, report.model_size.0, report.model_size.1
+    );
+    print_rows(&report.defenses);
+    println!("wrote maps and report.json to {}", out.display());
+    Ok(())
 }
 
 fn progress(n: usize, what: &str) -> ProgressBar {

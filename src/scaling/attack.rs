@@ -121,7 +121,8 @@ impl Default for ScalingAttackConfig {
 }
 
 /// Which decomposition [`scaling_attack`] used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum AttackMethod {
     /// Independent blocks: the exact optimum of the full problem.
     Blocks,
@@ -130,7 +131,7 @@ pub enum AttackMethod {
 }
 
 /// Solver statistics accumulated over all QPs of an attack.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SolveStats {
     /// Number of QPs (blocks or lines) solved.
     pub qps: usize,
@@ -337,20 +338,20 @@ pub fn psnr_u8(a: &image::RgbImage, b: &image::RgbImage) -> Result<f64> {
 
 // ------------------------------------------------------------------ plumbing
 
-struct Timer {
+pub(crate) struct Timer {
     #[cfg(not(target_arch = "wasm32"))]
     t0: std::time::Instant,
 }
 
 impl Timer {
-    fn start() -> Timer {
+    pub(crate) fn start() -> Timer {
         Timer {
             #[cfg(not(target_arch = "wasm32"))]
             t0: std::time::Instant::now(),
         }
     }
 
-    fn seconds(&self) -> f64 {
+    pub(crate) fn seconds(&self) -> f64 {
         #[cfg(not(target_arch = "wasm32"))]
         {
             self.t0.elapsed().as_secs_f64()

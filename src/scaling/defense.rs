@@ -108,14 +108,7 @@ pub fn reconstruct(
             if !mask[i * n + j] {
                 continue;
             }
-            cand.clear();
-            for a in i.saturating_sub(hy)..(i + hy + 1).min(m) {
-                for b in j.saturating_sub(hx)..(j + hx + 1).min(n) {
-                    if !mask[a * n + b] {
-                        cand.push(a * n + b);
-                    }
-                }
-            }
+            window_candidates(&mask, (n, m), (i, j), (hx, hy), &mut cand);
             if cand.is_empty() {
                 continue;
             }
@@ -124,14 +117,7 @@ pub fn reconstruct(
                     for (c, v) in vals.iter_mut().enumerate() {
                         v.clear();
                         v.extend(cand.iter().map(|&k| src[k * 3 + c]));
-                        v.sort_unstable();
-                        let len = v.len();
-                        let med = if len % 2 == 1 {
-                            v[len / 2]
-                        } else {
-                            (v[len / 2 - 1] as u16 + v[len / 2] as u16).div_ceil(2) as u8
-                        };
-                        out[(i * n + j) * 3 + c] = med;
+                        out[(i * n + j) * 3 + c] = median_u8(v);
                     }
                 }
                 Reconstruction::Random { .. } => {
@@ -150,6 +136,180 @@ pub fn reconstruct(
     }
     image::RgbImage::from_raw(n as u32, m as u32, out)
         .ok_or_else(|| Error::Image(format!("cannot build a {n}x{m} RGB image")))
+}
+
+/// The unread pixels (flat indices `row·n + col`) in the window of half-widths `(hx, hy)` around
+/// `(i, j)` (row, column), in raster order.
+fn window_candidates(
+    mask: &[bool],
+    (n, m): (usize, usize),
+    (i, j): (usize, usize),
+    (hx, hy): (usize, usize),
+    cand: &mut Vec<usize>,
+) {
+    cand.clear();
+    for a in i.saturating_sub(hy)..(i + hy + 1).min(m) {
+        for b in j.saturating_sub(hx)..(j + hx + 1).min(n) {
+            if !mask[a * n + b] {
+                cand.push(a * n + b);
+            }
+        }
+    }
+}
+
+/// Median of a non-empty list of grey levels (sorts it in place); for an even count the mean of
+/// the two middle values rounded up.
+fn median_u8(v: &mut [u8]) -> u8 {
+    v.sort_unstable();
+    let len = v.len();
+    if len == 0 {
+        return 0;
+    }
+    if len % 2 == 1 {
+        v[len / 2]
+    } else {
+        (v[len / 2 - 1] as u16 + v[len / 2] as u16).div_ceil(2) as u8
+    }
+}
+
+/// Outcome of [`adaptive_median_attack`].
+#[derive(Debug, Clone)]
+pub struct AdaptiveMedianResult {
+    /// The adapted attack image (same size as the input attack image).
+    pub image: image::RgbImage,
+    /// Number of (read pixel, channel) windows that contain at least one unread pixel.
+    pub windows: usize,
+    /// Of these, the windows whose median (as [`reconstruct`] computes it) equals the value of
+    /// their read pixel in the end.
+    pub windows_matched: usize,
+    /// Pixels that differ from the input attack image in at least one channel.
+    pub changed_pixels: usize,
+    /// Sweeps over all windows that were run.
+    pub passes: usize,
+}
+
+/// The adaptive attack against the median reconstruction (Quiring et al., USENIX Security 2020,
+/// Sec. 5, adaptive adversary): the attacker knows that every read pixel `p` will be replaced by
+/// the median of the unread pixels of its window, so she also changes those neighbours until the
+/// median of each window equals the value that the scaling attack put at `p`. Then
+/// [`reconstruct`] (median) leaves the read pixels unchanged and the defended image still
+/// downscales to the target, at the price of modifying about half of every window.
+///
+/// Per window and channel with `k` unread values and wanted value `t`, the median is `t` exactly
+/// when at most `⌊(k−1)/2⌋` values lie below `t` and at most `⌊(k−1)/2⌋` above it (then both
+/// middle order statistics equal `t`, which also covers the even case). The cheapest change (in
+/// the number of modified values and in their L2 distance) sets the excess values closest to
+/// `t` on the offending side to `t`. Windows of neighbouring read pixels overlap, so the windows
+/// are processed in raster order and the sweep is repeated until nothing changes or `max_passes`
+/// sweeps have run; [`AdaptiveMedianResult::windows_matched`] reports how many windows end up
+/// with the wanted median. Read pixels themselves are never changed, so the undefended
+/// downscaled image is exactly that of `attack`.
+///
+/// Errors: `attack` not of the scaler's source size, `max_passes` = 0.
+pub fn adaptive_median_attack(
+    attack: &image::RgbImage,
+    scaler: &Scaler,
+    max_passes: usize,
+) -> Result<AdaptiveMedianResult> {
+    let (n, m) = scaler.src;
+    if attack.width() as usize != n || attack.height() as usize != m {
+        return Err(Error::Shape(format!(
+            "attack image is {}x{}, the scaler {} expects {n}x{m}",
+            attack.width(),
+            attack.height(),
+            scaler.kind
+        )));
+    }
+    if max_passes == 0 {
+        return Err(Error::InvalidArgument(
+            "max_passes = 0: the adaptive attack needs at least one pass".into(),
+        ));
+    }
+    let mask = read_mask(scaler);
+    let half = window_half_size(scaler);
+    // Windows of all read pixels, flattened.
+    let mut centres: Vec<usize> = Vec::new();
+    let mut offsets: Vec<usize> = vec![0];
+    let mut flat: Vec<usize> = Vec::new();
+    let mut cand: Vec<usize> = Vec::new();
+    for i in 0..m {
+        for j in 0..n {
+            if !mask[i * n + j] {
+                continue;
+            }
+            window_candidates(&mask, (n, m), (i, j), half, &mut cand);
+            if cand.is_empty() {
+                continue;
+            }
+            centres.push(i * n + j);
+            flat.extend_from_slice(&cand);
+            offsets.push(flat.len());
+        }
+    }
+    let orig = attack.as_raw();
+    let mut img = orig.clone();
+    let mut vals: Vec<(u8, usize)> = Vec::new();
+    let mut passes = 0;
+    while passes < max_passes {
+        passes += 1;
+        let mut changed = false;
+        for (w, &p) in centres.iter().enumerate() {
+            let cand = &flat[offsets[w]..offsets[w + 1]];
+            let k = cand.len();
+            let allowed = (k - 1) / 2;
+            for c in 0..3 {
+                let t = orig[p * 3 + c];
+                // values below t, closest first
+                vals.clear();
+                vals.extend(cand.iter().map(|&q| (img[q * 3 + c], q)).filter(|&(v, _)| v < t));
+                if vals.len() > allowed {
+                    vals.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+                    for &(_, q) in &vals[..vals.len() - allowed] {
+                        img[q * 3 + c] = t;
+                    }
+                    changed = true;
+                }
+                vals.clear();
+                vals.extend(cand.iter().map(|&q| (img[q * 3 + c], q)).filter(|&(v, _)| v > t));
+                if vals.len() > allowed {
+                    vals.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                    for &(_, q) in &vals[..vals.len() - allowed] {
+                        img[q * 3 + c] = t;
+                    }
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut windows_matched = 0;
+    let mut v: Vec<u8> = Vec::new();
+    for (w, &p) in centres.iter().enumerate() {
+        let cand = &flat[offsets[w]..offsets[w + 1]];
+        for c in 0..3 {
+            v.clear();
+            v.extend(cand.iter().map(|&q| img[q * 3 + c]));
+            if median_u8(&mut v) == orig[p * 3 + c] {
+                windows_matched += 1;
+            }
+        }
+    }
+    let changed_pixels = img
+        .chunks_exact(3)
+        .zip(orig.chunks_exact(3))
+        .filter(|(a, b)| a != b)
+        .count();
+    let image = image::RgbImage::from_raw(n as u32, m as u32, img)
+        .ok_or_else(|| Error::Image(format!("cannot build a {n}x{m} RGB image")))?;
+    Ok(AdaptiveMedianResult {
+        image,
+        windows: 3 * centres.len(),
+        windows_matched,
+        changed_pixels,
+        passes,
+    })
 }
 
 #[cfg(test)]
@@ -217,5 +377,39 @@ mod tests {
         let sc = Scaler::new(ScalerKind::OpencvNearest, 16, 16, 4, 4).unwrap();
         let e = reconstruct(&smooth(8, 8, 0), &sc, Reconstruction::Median);
         assert!(matches!(e, Err(Error::Shape(m)) if m.contains("8x8")));
+    }
+
+    #[test]
+    fn adaptive_median_survives_the_median_defense() {
+        let src = smooth(64, 64, 0);
+        let tgt = image::RgbImage::from_fn(16, 16, |x, _| {
+            if x < 8 {
+                image::Rgb([250, 5, 250])
+            } else {
+                image::Rgb([5, 250, 5])
+            }
+        });
+        let sc = Scaler::new(ScalerKind::OpencvNearest, 64, 64, 16, 16).unwrap();
+        let att = scaling_attack(&src, &tgt, &sc, &ScalingAttackConfig::default()).unwrap();
+        let ad = adaptive_median_attack(&att.attack_u8, &sc, 10).unwrap();
+        // nearest windows do not overlap in read pixels' targets much: every median matches
+        assert_eq!(ad.windows, 3 * 16 * 16);
+        assert_eq!(ad.windows_matched, ad.windows, "{ad:?}");
+        assert!(ad.changed_pixels > 0);
+        // read pixels untouched: undefended downscale unchanged
+        assert_eq!(sc.apply_u8(&ad.image).unwrap(), sc.apply_u8(&att.attack_u8).unwrap());
+        let def = reconstruct(&ad.image, &sc, Reconstruction::Median).unwrap();
+        let down = sc.apply_u8(&def).unwrap();
+        let max = down.as_raw().iter().zip(tgt.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+        assert!(max <= 3, "{max}");
+        assert!(adaptive_median_attack(&src, &Scaler::new(ScalerKind::OpencvNearest, 32, 32, 8, 8).unwrap(), 1).is_err());
+        assert!(adaptive_median_attack(&att.attack_u8, &sc, 0).is_err());
+    }
+
+    #[test]
+    fn median_helper() {
+        assert_eq!(median_u8(&mut [3, 1, 2]), 2);
+        assert_eq!(median_u8(&mut [4, 1, 2, 9]), 3);
+        assert_eq!(median_u8(&mut [1, 2]), 2);
     }
 }

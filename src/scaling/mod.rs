@@ -6,13 +6,25 @@
 //!   matrices `down(X) = L·X·R`, with a fast real-valued application and a bit-exact 8-bit one.
 //! * [`attack`]: the attack `min ‖A − S‖² s.t. ‖L·A·R − T‖_∞ ≤ ε, 0 ≤ A ≤ 255`.
 //! * [`defense`]: robust scaling and image reconstruction (median / random filtering of the
-//!   pixels the scaler reads).
+//!   pixels the scaler reads), and the adaptive attack against the median filter.
+//! * [`experiment`]: the attack against a segmentation pipeline (full-size and downscaled maps,
+//!   defense table).
 pub mod attack;
 pub mod defense;
+pub mod experiment;
 pub mod scaler;
 
 pub use attack::{
     AttackMethod, ScalingAttackConfig, ScalingAttackResult, SolveStats, scaling_attack,
 };
-pub use defense::{Reconstruction, read_mask, reconstruct, robust_alternative};
+pub use defense::{
+    AdaptiveMedianResult, Reconstruction, adaptive_median_attack, read_mask, reconstruct,
+    robust_alternative,
+};
+#[cfg(not(target_arch = "wasm32"))]
+pub use experiment::{run_defenses, run_experiment, segment_images};
+pub use experiment::{
+    AttackVariant, Defense, DefenseReport, DefenseRow, MapScore, ScalingArtifacts,
+    ScalingExperimentConfig, ScalingReport, run_experiment_async,
+};
 pub use scaler::{Scaler, ScalerKind, SparseMatrix};

@@ -10,16 +10,17 @@
 //!
 //! The weights `w_i` are constants (no gradient flows through them):
 //!
-//! - **CE**: `w_i = 1`, the plain mean used by PGD on segmentation (e.g. Arnab et al., CVPR 2018).
+//! - **CE**: `w_i = 1`, the plain mean used by PGD on segmentation (e.g. Arnab, Miksik & Torr, "On the
+//!   Robustness of Semantic Segmentation Models to Adversarial Attacks", CVPR 2018).
 //! - **SegPGD** (Gu, Zhao, Tresp & Torr, "SegPGD: An Effective and Efficient Adversarial Attack
-//!   for Evaluating and Boosting Segmentation Robustness", ECCV 2022, Eq. 4): pixels still
+//!   for Evaluating and Boosting Segmentation Robustness", ECCV 2022): pixels still
 //!   classified as the reference get `1 − λ_t`, pixels already fooled get `λ_t`, with
 //!   `λ_t = t / (2T)` at iteration `t = 0, …, T − 1` of `T`. Early iterations concentrate on the
 //!   pixels that still need to flip, later ones balance both sets so fooled pixels stay fooled.
 //!   Targeted version: the roles swap — pixels not yet at the target get `1 − λ_t`, pixels
 //!   already there `λ_t`.
 //! - **CosPGD** (Agnihotri, Jung & Keuper, "CosPGD: an efficient white-box adversarial attack
-//!   for pixel-wise prediction tasks", ICML 2024, Alg. 1): `w_i = cos(softmax(z_i), onehot(y_i))
+//!   for pixel-wise prediction tasks", ICML 2024): `w_i = cos(softmax(z_i), onehot(y_i))
 //!   = p_{i,y_i} / ‖p_i‖₂`, so pixels that are still confidently right weigh most and pixels
 //!   already fooled fade out. Targeted version: `w_i = 1 − cos(…)` with the target as `y`, so
 //!   pixels far from their target weigh most.

@@ -99,23 +99,23 @@ impl PgdConfig {
 /// The observer of [`pgd_async`]: called once per iterate, returns what to do next.
 pub type Observer<'a> = &'a mut dyn FnMut(&Progress) -> Control;
 
-fn backend_err(what: &str) -> impl FnOnce(String) -> Error + '_ {
-    move |e| Error::Backend(format!("{what}: {e}"))
+fn backend_err(what: &str, e: impl std::fmt::Debug) -> Error {
+    Error::Backend(format!("{what}: {e:?}"))
 }
 
 async fn read_f32(t: Tensor<4>) -> crate::error::Result<Vec<f32>> {
-    let data = t.into_data_async().await.map_err(|e| backend_err("reading images failed")(format!("{e:?}")))?;
-    data.try_into_vec_as::<f32>().map_err(|e| backend_err("reading images failed")(format!("{e:?}")))
+    let data = t.into_data_async().await.map_err(|e| backend_err("reading images failed", e))?;
+    data.try_into_vec_as::<f32>().map_err(|e| backend_err("reading images failed", e))
 }
 
 async fn read_scalar(t: Tensor<1>) -> crate::error::Result<f64> {
-    let data = t.into_data_async().await.map_err(|e| backend_err("reading the loss failed")(format!("{e:?}")))?;
-    let v = data.try_into_vec_as::<f32>().map_err(|e| backend_err("reading the loss failed")(format!("{e:?}")))?;
+    let data = t.into_data_async().await.map_err(|e| backend_err("reading the loss failed", e))?;
+    let v = data.try_into_vec_as::<f32>().map_err(|e| backend_err("reading the loss failed", e))?;
     v.first().map(|&x| f64::from(x)).ok_or_else(|| Error::Backend("the loss tensor is empty".into()))
 }
 
 async fn read_maps(pred: Tensor<4, Int>, n: usize, h: usize, w: usize, k: usize) -> crate::error::Result<Vec<ClassMap>> {
-    let data = pred.into_data_async().await.map_err(|e| backend_err("reading class maps failed")(format!("{e:?}")))?;
+    let data = pred.into_data_async().await.map_err(|e| backend_err("reading class maps failed", e))?;
     crate::model::maps_from_data(data, n, h, w, k)
 }
 

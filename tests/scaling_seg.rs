@@ -2,8 +2,10 @@
 //! PASCAL VOC, `espnetv2-voc`): a 1024×1024 source is downscaled 4× to the network's 256×256
 //! input by OpenCV's scaler (bit-exact 8-bit emulation). The attack image must make the
 //! pipeline segment the target (≥ 90 % agreement with the target's map), Quiring et al.'s median
-//! reconstruction must undo it (< 30 %), and the adaptive attack is reported against it. The CLI
-//! subcommands `scale-attack` / `scale-defend` are exercised on a small model at a small size.
+//! reconstruction must undo it (< 30 %), and the adaptive attack is reported against it. The
+//! target-map mode (targeted PGD crafts the target image, the scaling attack hides it) is tested
+//! the same way. The CLI subcommands `scale-attack` / `scale-defend` are exercised on a small
+//! model at a small size.
 
 mod common;
 
@@ -12,8 +14,11 @@ use std::process::Command;
 
 use advseg::image_io;
 use advseg::model::Segmenter;
+use advseg::attack::PgdConfig;
+use advseg::model::ClassMap;
 use advseg::scaling::{
     AttackVariant, Defense, ScalerKind, ScalingExperimentConfig, ScalingReport, run_experiment,
+    run_map_experiment,
 };
 
 fn load(rel: &str) -> image::RgbImage {
@@ -145,6 +150,44 @@ fn opencv_nearest_full_size_map_stays_the_source() {
     }
 }
 
+/// Target *map* mode: the pipeline should output another image's ground-truth map. The target
+/// image is crafted by a targeted PGD from the downscaled source, then hidden by the scaling
+/// attack — which then has little to change, so the attack image stays close to the source.
+#[test]
+fn target_map_mode_crafts_and_hides_the_target() {
+    let seg = Segmenter::load("espnetv2-voc", &advseg::backend::autodiff(&advseg::backend::cpu())).unwrap();
+    let (data, w, h) = image_io::load_label_png(&common::fixtures().join("images/voc/294_label.png")).unwrap();
+    let wanted = ClassMap { width: w, height: h, data };
+    let cfg = ScalingExperimentConfig { scaler: ScalerKind::OpencvLinear, adaptive_median: false, ..Default::default() };
+    let pgd = PgdConfig::new().with_eps(16.0 / 255.0).with_steps(30);
+    let mut seen = 0;
+    let mut observer = |_: &advseg::attack::Progress| {
+        seen += 1;
+        advseg::attack::Control::Continue
+    };
+    let r = run_map_experiment(&seg, &load("voc/474.png"), &wanted, &pgd, &cfg, Some(&mut observer)).unwrap();
+    print_report(&r.scaling);
+    println!(
+        "craft {:?}; vs wanted: clean {:.3}, target {:.3}, attack {:.3}",
+        r.craft, r.clean_vs_wanted.agreement, r.target_vs_wanted.agreement, r.attack_vs_wanted.agreement
+    );
+    assert_eq!(seen, 31, "the observer sees every iterate");
+    assert_eq!((r.wanted.width, r.wanted.height), (256, 256));
+    assert!(r.craft.linf_grey_levels <= 16, "{:?}", r.craft);
+    assert!(r.clean_vs_wanted.agreement < 0.5, "pair too similar: {:?}", r.clean_vs_wanted);
+    assert!(r.target_vs_wanted.agreement >= 0.90, "PGD missed the wanted map: {:?}", r.target_vs_wanted);
+    assert!(r.attack_vs_wanted.agreement >= 0.90, "the pipeline missed the wanted map: {:?}", r.attack_vs_wanted);
+    // the hidden target is close to what the pipeline sees anyway: a far smaller change than
+    // hiding an unrelated image (15–16 dB for opencv-linear in the test above)
+    assert!(r.scaling.attack.psnr_vs_source >= 25.0, "{}", r.scaling.attack.psnr_vs_source);
+    assert!(r.scaling.full_map_vs_source.unwrap().agreement >= 0.80, "{:?}", r.scaling.full_map_vs_source);
+    // the median defense restores the clean pipeline's map
+    let median = r.defenses_vs_wanted.iter().find(|d| d.defense == Defense::Median).unwrap();
+    assert!(median.map_vs_wanted.agreement <= r.clean_vs_wanted.agreement + 0.10, "{median:?}");
+    let json = serde_json::to_value(&r).unwrap();
+    assert!(json["scaling"]["attack"]["psnr_vs_source"].is_number() && json["craft"]["steps_run"] == 30);
+}
+
 fn tmpdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("advseg-scale-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -192,7 +235,24 @@ fn cli_scale_attack_and_defend() {
     assert_eq!(rows[1]["defense"], "median");
     assert!(rows[0]["down_map_vs_target"]["agreement"].as_f64().unwrap() > rows[1]["down_map_vs_target"]["agreement"].as_f64().unwrap());
     assert!(def.join("map_median_image.png").is_file() && def.join("input_area-scaling_image.png").is_file());
+    // target-class mode: everything should become "cat"
+    let cls = tmpdir("class");
+    let o = run(&[
+        "scale-attack", "--model", "espnetv2-voc-s0.5", "--scaler", "opencv-nearest", "--source", src.to_str().unwrap(),
+        "--target-class", "cat", "--pgd-steps", "20", "--pgd-eps", "32/255", "--no-adaptive", "--ratio", "2", "--size", "128x128",
+        "--out", cls.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    println!("{}", String::from_utf8_lossy(&o.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(cls.join("report.json")).unwrap()).unwrap();
+    let (clean, attack) = (report["clean_vs_wanted"]["agreement"].as_f64().unwrap(), report["attack_vs_wanted"]["agreement"].as_f64().unwrap());
+    assert!(attack > 0.9 && clean < 0.1, "clean {clean}, attack {attack}");
+    assert!(cls.join("map_wanted.png").is_file() && cls.join("attack.png").is_file());
     // errors quote the bad value
+    let o = run(&["scale-attack", "--source", src.to_str().unwrap(), "--target-class", "unicorn", "--out", cls.to_str().unwrap()]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("'unicorn'"));
+    let o = run(&["scale-attack", "--source", src.to_str().unwrap(), "--target", tgt.to_str().unwrap(), "--target-class", "cat"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("exactly one of"));
     let o = run(&["scale-attack", "--scaler", "opencv-fancy", "--source", "x", "--target", "y"]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("opencv-fancy"));
     let o = run(&["scale-defend", "--image", src.to_str().unwrap(), "--defenses", "median,blur"]);

@@ -6,6 +6,7 @@
 //! advseg attack --model espnetv2-voc --mode untargeted --eps 8/255 --steps 10 --loss ce IMAGE... --out DIR
 //! advseg models
 //! advseg scale-attack --model espnetv2-voc --scaler opencv-linear --source S --target T --ratio 4 --out DIR
+//! advseg scale-attack --model espnetv2-voc --source S --target-map MAP.png|--target-class person --out DIR
 //! advseg scale-defend --model espnetv2-voc --scaler opencv-linear --image A [--source S] [--target T] --out DIR
 //! ```
 
@@ -23,7 +24,7 @@ use advseg::model::zoo::{self, ModelSpec};
 use advseg::model::{ClassMap, Segmenter, batch_tensor};
 use advseg::scaling::{
     Defense, DefenseRow, ScalingArtifacts, ScalingAttackConfig, ScalingExperimentConfig,
-    ScalingReport, run_defenses, run_experiment,
+    ScalingReport, run_defenses, run_experiment, run_map_experiment,
 };
 
 #[derive(Parser)]
@@ -90,8 +91,26 @@ enum Command {
         #[arg(long)]
         source: PathBuf,
         /// Target image (what the network should see); resized to the model size if needed.
+        /// Exactly one of --target, --target-map and --target-class.
         #[arg(long)]
-        target: PathBuf,
+        target: Option<PathBuf>,
+        /// Wanted class map instead of a target image: a class-index PNG (255 = don't care),
+        /// nearest-resized to the model size. A targeted PGD crafts the target image from the
+        /// downscaled source, then the scaling attack hides it.
+        #[arg(long)]
+        target_map: Option<PathBuf>,
+        /// Wanted class everywhere (index or name) instead of a target image; as --target-map.
+        #[arg(long)]
+        target_class: Option<String>,
+        /// ε of the targeted PGD of --target-map / --target-class, e.g. 16/255.
+        #[arg(long, default_value = "16/255")]
+        pgd_eps: String,
+        /// Steps of that PGD (step size ε/4).
+        #[arg(long, default_value_t = 30)]
+        pgd_steps: usize,
+        /// Loss of that PGD: ce, segpgd or cospgd.
+        #[arg(long, default_value = "ce")]
+        pgd_loss: String,
         /// Downscaling ratio: full size = ratio × model size.
         #[arg(long, default_value_t = 4)]
         ratio: usize,
@@ -263,6 +282,11 @@ fn run(cli: Cli) -> Result<()> {
             scaler,
             source,
             target,
+            target_map,
+            target_class,
+            pgd_eps,
+            pgd_steps,
+            pgd_loss,
             ratio,
             size,
             eps,
@@ -285,7 +309,21 @@ fn run(cli: Cli) -> Result<()> {
                 seed,
                 ..Default::default()
             };
-            scale_attack(&cli.backend, &model, &source, &target, &cfg, &out)
+            let wanted = match (target, target_map, target_class) {
+                (Some(t), None, None) => ScaleTarget::Image(t),
+                (None, Some(m), None) => ScaleTarget::Map(m),
+                (None, None, Some(c)) => ScaleTarget::Class(c),
+                _ => {
+                    return Err(Error::InvalidArgument(
+                        "give exactly one of --target IMAGE, --target-map MAP.png and --target-class C".into(),
+                    ));
+                }
+            };
+            let pgd = attack::PgdConfig::new()
+                .with_eps(parse_fraction(&pgd_eps, "--pgd-eps")?)
+                .with_steps(pgd_steps)
+                .with_loss(pgd_loss.parse()?);
+            scale_attack(&cli.backend, &model, &source, &wanted, &pgd, &cfg, &out)
         }
         Command::ScaleDefend { model, scaler, image, source, target, size, defenses, seed, out } => {
             let cfg = ScalingExperimentConfig {
@@ -373,20 +411,86 @@ fn print_experiment(r: &ScalingReport) {
     print_rows(&r.defenses);
 }
 
+/// What `scale-attack` should make the pipeline see.
+enum ScaleTarget {
+    /// A target image.
+    Image(PathBuf),
+    /// A wanted class-index map (PNG).
+    Map(PathBuf),
+    /// One wanted class everywhere (index or name).
+    Class(String),
+}
+
 fn scale_attack(
     backend: &str,
     model: &str,
     source: &Path,
-    target: &Path,
+    target: &ScaleTarget,
+    pgd: &attack::PgdConfig,
     cfg: &ScalingExperimentConfig,
     out: &Path,
 ) -> Result<()> {
     let src = image_io::load(source)?;
-    let tgt = image_io::load(target)?;
     let device = advseg::backend::by_name(backend)?;
-    let seg = Segmenter::load(model, &device)?;
-    let report = run_experiment(&seg, &src, &tgt, cfg)?;
+    let wanted = match target {
+        ScaleTarget::Image(t) => {
+            let tgt = image_io::load(t)?;
+            let seg = Segmenter::load(model, &device)?;
+            let report = run_experiment(&seg, &src, &tgt, cfg)?;
+            std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+            write_scaling(seg.spec, &report, out)?;
+            write_json(&report, &out.join("report.json"))?;
+            print_experiment(&report);
+            println!("wrote images, maps and report.json to {}", out.display());
+            return Ok(());
+        }
+        ScaleTarget::Map(path) => {
+            let (data, w, h) = image_io::load_label_png(path)?;
+            ClassMap { width: w, height: h, data }
+        }
+        ScaleTarget::Class(c) => {
+            let spec = zoo::spec(model)?;
+            let (mw, mh) = advseg::scaling::experiment::resolve_sizes(spec, cfg)?.0;
+            advseg::scaling::class_map(parse_class(spec, c)?, mw, mh)
+        }
+    };
+    let seg = Segmenter::load(model, &advseg::backend::autodiff(&device))?;
+    let pb = progress(pgd.steps + 1, "crafting the target image (PGD)");
+    let mut observer = |p: &attack::Progress| {
+        pb.set_position(p.step as u64 + 1);
+        pb.set_message(format!("crafting the target image (PGD), agreement {:.1} %", 100.0 * p.mean_agreement));
+        attack::Control::Continue
+    };
+    let report = run_map_experiment(&seg, &src, &wanted, pgd, cfg, Some(&mut observer))?;
+    pb.finish_and_clear();
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    write_scaling(seg.spec, &report.scaling, out)?;
+    let w = &report.wanted;
+    let colour = image_io::colorize(&w.data, w.width, w.height, &seg.spec.palette())?;
+    image_io::save_png(&colour, &out.join("map_wanted.png"))?;
+    write_json(&report, &out.join("report.json"))?;
+    let c = &report.craft;
+    println!(
+        "target image crafted by PGD from down(source): {} steps, ε = {:.4}, max change {} grey levels, PSNR {:.2} dB",
+        c.steps_run, c.eps, c.linf_grey_levels, c.psnr_vs_down_source
+    );
+    println!(
+        "vs the wanted map: clean pipeline {}, crafted target {}, attack image through the pipeline {}",
+        pct(report.clean_vs_wanted.agreement),
+        pct(report.target_vs_wanted.agreement),
+        pct(report.attack_vs_wanted.agreement)
+    );
+    print_experiment(&report.scaling);
+    for r in &report.defenses_vs_wanted {
+        println!("  {:<13} {:<16} map vs wanted {}", r.defense.name(), format!("{:?}", r.variant), pct(r.map_vs_wanted.agreement));
+    }
+    println!("wrote images, maps and report.json to {}", out.display());
+    Ok(())
+}
+
+/// The images of a scaling experiment: attack, source, target, the downscaled attack, the
+/// adaptive attack, network inputs and colour maps.
+fn write_scaling(spec: &ModelSpec, report: &ScalingReport, out: &Path) -> Result<()> {
     let a = &report.artifacts;
     image_io::save_png(&a.attack, &out.join("attack.png"))?;
     image_io::save_png(&a.source, &out.join("source.png"))?;
@@ -397,11 +501,7 @@ fn scale_attack(
     if let Some(ad) = &a.adaptive {
         image_io::save_png(ad, &out.join("adaptive.png"))?;
     }
-    write_artifacts(seg.spec, a, out)?;
-    write_json(&report, &out.join("report.json"))?;
-    print_experiment(&report);
-    println!("wrote images, maps and report.json to {}", out.display());
-    Ok(())
+    write_artifacts(spec, a, out)
 }
 
 fn scale_defend(

@@ -22,8 +22,8 @@
 //! Maps are compared by pixel agreement ([`crate::metrics::agreement`]) and by mIoU with the
 //! reference map as ground truth ([`ConfusionMatrix`]).
 //!
-//! Crafting the target image from a target *map* (a targeted PGD at the model size, then the
-//! scaling attack) needs the PGD attack engine and is not offered here.
+//! A target *map* instead of a target image is the job of [`super::map_target`]: it crafts the
+//! target image with a targeted PGD at the model size, then runs this experiment on it.
 
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -376,7 +376,7 @@ pub fn resolve_sizes(spec: &ModelSpec, cfg: &ScalingExperimentConfig) -> Result<
     Ok((model, full))
 }
 
-fn fit(img: &RgbImage, (w, h): (usize, usize), what: &str) -> Result<RgbImage> {
+pub(super) fn fit(img: &RgbImage, (w, h): (usize, usize), what: &str) -> Result<RgbImage> {
     if img.width() == 0 || img.height() == 0 {
         return Err(Error::Image(format!("the {what} image is empty ({}x{})", img.width(), img.height())));
     }
@@ -446,7 +446,7 @@ fn abs_diff_stats(a: &RgbImage, b: &RgbImage) -> (u8, f64) {
     (max, sum as f64 / n)
 }
 
-fn variant_tag(v: AttackVariant) -> &'static str {
+pub(super) fn variant_tag(v: AttackVariant) -> &'static str {
     match v {
         AttackVariant::Standard => "attack",
         AttackVariant::AdaptiveMedian => "adaptive",
@@ -700,7 +700,7 @@ pub async fn segment_images_async(seg: &Segmenter, images: &[&RgbImage], batch: 
     Ok(out)
 }
 
-fn seg_device(seg: &Segmenter) -> burn::tensor::Device {
+pub(super) fn seg_device(seg: &Segmenter) -> burn::tensor::Device {
     use burn::module::Module;
     seg.net.devices().into_iter().next().unwrap_or_else(crate::backend::cpu)
 }

@@ -9,9 +9,12 @@
 //!   pixels the scaler reads), and the adaptive attack against the median filter.
 //! * [`experiment`]: the attack against a segmentation pipeline (full-size and downscaled maps,
 //!   defense table).
+//! * [`map_target`]: the same towards a wanted class map: a targeted PGD at the model size
+//!   crafts the target image, the scaling attack hides it.
 pub mod attack;
 pub mod defense;
 pub mod experiment;
+pub mod map_target;
 pub mod scaler;
 
 pub use attack::{
@@ -27,4 +30,7 @@ pub use experiment::{
     AttackVariant, Defense, DefenseReport, DefenseRow, MapScore, ScalingArtifacts,
     ScalingExperimentConfig, ScalingReport, run_experiment_async,
 };
+#[cfg(not(target_arch = "wasm32"))]
+pub use map_target::run_map_experiment;
+pub use map_target::{MapTargetReport, class_map, run_map_experiment_async};
 pub use scaler::{Scaler, ScalerKind, SparseMatrix};

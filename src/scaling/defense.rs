@@ -343,16 +343,15 @@ mod tests {
         );
     }
 
+    /// A 16×16 target far from any smooth source: magenta left half, green right half.
+    fn two_colour_target() -> image::RgbImage {
+        image::RgbImage::from_fn(16, 16, |x, _| if x < 8 { image::Rgb([250, 5, 250]) } else { image::Rgb([5, 250, 5]) })
+    }
+
     #[test]
     fn median_defense_removes_the_target() {
         let src = smooth(64, 64, 0);
-        let tgt = image::RgbImage::from_fn(16, 16, |x, _| {
-            if x < 8 {
-                image::Rgb([250, 5, 250])
-            } else {
-                image::Rgb([5, 250, 5])
-            }
-        });
+        let tgt = two_colour_target();
         for kind in [ScalerKind::OpencvNearest, ScalerKind::OpencvLinear] {
             let sc = Scaler::new(kind, 64, 64, 16, 16).unwrap();
             let att = scaling_attack(&src, &tgt, &sc, &ScalingAttackConfig::default()).unwrap();
@@ -382,13 +381,7 @@ mod tests {
     #[test]
     fn adaptive_median_survives_the_median_defense() {
         let src = smooth(64, 64, 0);
-        let tgt = image::RgbImage::from_fn(16, 16, |x, _| {
-            if x < 8 {
-                image::Rgb([250, 5, 250])
-            } else {
-                image::Rgb([5, 250, 5])
-            }
-        });
+        let tgt = two_colour_target();
         let sc = Scaler::new(ScalerKind::OpencvNearest, 64, 64, 16, 16).unwrap();
         let att = scaling_attack(&src, &tgt, &sc, &ScalingAttackConfig::default()).unwrap();
         let ad = adaptive_median_attack(&att.attack_u8, &sc, 10).unwrap();

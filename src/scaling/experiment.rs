@@ -678,14 +678,7 @@ fn batches(sizes: &[(u32, u32)], batch: usize) -> Vec<std::ops::Range<usize>> {
 /// Segments 8-bit images (grouped into batches of one size) with the model.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn segment_images(seg: &Segmenter, images: &[&RgbImage], batch: usize) -> Result<Vec<ClassMap>> {
-    let device = seg_device(seg);
-    let sizes: Vec<(u32, u32)> = images.iter().map(|i| i.dimensions()).collect();
-    let mut out = Vec::with_capacity(images.len());
-    for r in batches(&sizes, batch.max(1)) {
-        let t: Vec<_> = images[r].iter().map(|i| image_io::to_tensor01(i)).collect();
-        out.extend(seg.predict(batch_tensor(&t, &device)?)?);
-    }
-    Ok(out)
+    crate::attack::block_on(segment_images_async(seg, images, batch))
 }
 
 /// [`segment_images`] reading the maps asynchronously (all targets, required on wasm).
@@ -719,16 +712,7 @@ pub fn run_experiment(
     target: &RgbImage,
     cfg: &ScalingExperimentConfig,
 ) -> Result<ScalingReport> {
-    let total = Timer::start();
-    let p = prepare(seg.spec, source, target, cfg)?;
-    let t = Timer::start();
-    let maps = {
-        let jobs = p.jobs();
-        let imgs: Vec<&RgbImage> = jobs.iter().map(|(_, i)| *i).collect();
-        segment_images(seg, &imgs, cfg.batch)?
-    };
-    let fwd = t.seconds();
-    finish(p, maps, fwd, &total)
+    crate::attack::block_on(run_experiment_async(seg, source, target, cfg))
 }
 
 /// [`run_experiment`] reading the network's outputs asynchronously (all targets).

@@ -157,7 +157,8 @@ pub struct Outcome {
     pub linf: f64,
     /// Largest achieved L2 norm over the batch.
     pub l2: f64,
-    /// Mean PSNR over the batch, in dB.
+    /// PSNR of the whole batch in dB, from the mean squared error over all its images (an
+    /// unchanged image contributes 0, so one image left alone does not make it infinite).
     pub psnr: f64,
 }
 

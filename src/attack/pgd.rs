@@ -154,11 +154,18 @@ fn outcome(
         vs_reference: compare_maps(&maps, reference, num_classes)?,
         linf: per_image.iter().map(|s| s.linf).fold(0.0, f64::max),
         l2: per_image.iter().map(|s| s.l2).fold(0.0, f64::max),
-        psnr: per_image.iter().map(|s| s.psnr).sum::<f64>() / n as f64,
+        psnr: pooled_psnr(&per_image),
         images,
         maps,
         per_image,
     })
+}
+
+/// PSNR of a whole batch from its mean squared error (peak 1): an unchanged image (infinite
+/// PSNR, MSE 0) counts as such instead of making the batch's figure infinite.
+fn pooled_psnr(per_image: &[ImageStats]) -> f64 {
+    let mse = per_image.iter().map(|s| 10f64.powf(-s.psnr / 10.0)).sum::<f64>() / per_image.len().max(1) as f64;
+    -10.0 * mse.log10()
 }
 
 /// Run PGD on a batch `x01` `[N, 3, H, W]` in `[0, 1]` (any device; autodiff is added for
@@ -339,6 +346,16 @@ mod tests {
     use crate::backend;
     use crate::error::Result;
     use burn::tensor::Device;
+
+    #[test]
+    fn batch_psnr_pools_the_squared_error() {
+        let stats = |psnr: f64| ImageStats { linf: 0.0, l2: 0.0, psnr, agreement_clean: 1.0, agreement_reference: 1.0 };
+        // MSE 0.01 and 0 → mean 0.005 → 23.01 dB; an untouched image alone stays infinite
+        let p = pooled_psnr(&[stats(20.0), stats(f64::INFINITY)]);
+        assert!((p - 23.0103).abs() < 1e-3, "{p}");
+        assert!((pooled_psnr(&[stats(30.0), stats(30.0)]) - 30.0).abs() < 1e-9);
+        assert!(pooled_psnr(&[stats(f64::INFINITY)]).is_infinite());
+    }
 
     /// A per-pixel linear classifier: logits = W·rgb + b, class = the dominant colour channel.
     struct Toy {

@@ -71,6 +71,10 @@ fn single_scale_equals_the_plain_model() {
         let got = jpeg.logits(x).unwrap().into_data().try_to_vec::<f32>().unwrap();
         let diff = common::max_abs_diff(&want, &got);
         assert!(diff < 1e-4, "{model}: BPDA forward differs from the defended model by {diff}");
+        // the host-side path (the browser's) gives the same maps as the model path
+        let maps = advseg::attack::block_on(jpeg.predict_async(std::slice::from_ref(&img01), &device)).unwrap();
+        let via_model = advseg::model::argmax_maps(jpeg.logits(batch_tensor(&[img01], &device).unwrap()).unwrap(), 21).unwrap();
+        assert_eq!(maps, via_model);
     }
 }
 

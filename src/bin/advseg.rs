@@ -355,10 +355,15 @@ fn eval_experiment(backend: &str, file: &Path, out: &Path) -> Result<()> {
     let device = advseg::backend::by_name(backend)?;
     let start = std::time::Instant::now();
     let pb = progress(1, "experiment");
+    // without a terminal (CI logs) the bar is hidden: print one line per task instead
+    let lines = !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut on_progress = |p: &advseg::experiment::ExperimentProgress| {
         pb.set_length(p.total as u64);
         pb.set_position(p.done as u64);
         pb.set_message(p.message.clone());
+        if lines {
+            eprintln!("[{}/{} {}] {}", p.done, p.total, fmt_seconds(start.elapsed().as_secs_f64()), p.message);
+        }
     };
     let result = advseg::experiment::run(&exp, &device, &mut on_progress)?;
     pb.finish_and_clear();

@@ -22,11 +22,12 @@ pub mod multiscale;
 pub mod reconstruct;
 
 use burn::config::Config;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 
 use crate::attack::SegModel;
 use crate::error::{self, Error};
-use crate::model::Segmenter;
+use crate::image_io::RgbImage01;
+use crate::model::{ClassMap, Segmenter, batch_tensor, maps_from_data};
 pub use multiscale::{Combine, MultiScale, MultiScaleConfig};
 pub use reconstruct::{Pipeline, Reconstruction};
 
@@ -116,7 +117,6 @@ impl Defended {
 
     #[cfg(not(target_arch = "wasm32"))]
     fn reconstruct_host(&self, x01: Tensor<4>) -> error::Result<Tensor<4>> {
-        use crate::image_io::RgbImage01;
         use burn::tensor::TensorData;
         let dims = x01.dims();
         let [n, _, h, w] = dims;
@@ -143,6 +143,24 @@ impl Defended {
             "the reconstruction '{}' runs on host images: in the browser apply Pipeline::apply to the images first",
             self.pipeline
         )))
+    }
+}
+
+impl Defended {
+    /// The defended model's class maps for host images (all of one size), read asynchronously
+    /// (works on every target, the browser included): the reconstruction runs on the host
+    /// images, then the network.
+    pub async fn predict_async(&self, images: &[RgbImage01], device: &Device) -> error::Result<Vec<ClassMap>> {
+        let rebuilt: Vec<RgbImage01> = images.iter().map(|im| self.pipeline.apply(im)).collect::<error::Result<_>>()?;
+        let x = batch_tensor(&rebuilt, device)?;
+        let logits = self.network.logits(x)?;
+        let [n, _, h, w] = logits.dims();
+        let data = logits
+            .argmax(1)
+            .into_data_async()
+            .await
+            .map_err(|e| Error::Backend(format!("reading the defended maps failed: {e:?}")))?;
+        maps_from_data(data, n, h, w, self.num_classes)
     }
 }
 

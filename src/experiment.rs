@@ -837,7 +837,8 @@ impl ExperimentResult {
         if !e.description.is_empty() {
             s += &format!("{}\n\n", e.description);
         }
-        s += &format!("{} images from `{}`: {}.", self.images.len(), e.images, self.images.join(", "));
+        let plural = |n: usize| if n == 1 { "image" } else { "images" };
+        s += &format!("{} {} from `{}`: {}.", self.images.len(), plural(self.images.len()), e.images, self.images.join(", "));
         if !self.skipped.is_empty() {
             let sk: Vec<String> = self.skipped.iter().map(|k| format!("{} ({})", k.image, k.error)).collect();
             s += &format!(" Skipped: {}.", sk.join("; "));
@@ -901,8 +902,11 @@ impl ExperimentResult {
         }
         if let Some(t) = &self.transfer {
             s += &format!(
-                "### Transfer matrix ({} at ε = {}, {} images): mIoU of the column model on images crafted against the row model\n\n",
-                t.attack, t.eps, t.n_images
+                "### Transfer matrix ({} at ε = {}, {} {}): mIoU of the column model on images crafted against the row model\n\n",
+                t.attack,
+                t.eps,
+                t.n_images,
+                plural(t.n_images)
             );
             s += &format!("| source \\ target | {} |\n|---|{}\n", t.models.join(" | "), "---|".repeat(t.models.len()));
             let clean: Vec<String> = t.clean_miou.iter().map(|v| format!("{v:.4}")).collect();

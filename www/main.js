@@ -16,6 +16,7 @@ const $ = (id) => /** @type {any} */ (document.getElementById(id));
  */
 const state = {
   /** @type {Input[]} */ images: [],
+  /** @type {{name: string, title: string, dataset: string, file: string}[]} */ models: [],
   /** @type {any} model info from the worker */ info: null,
   backend: '',
   /** @type {[number, number] | null} working size */ size: null,
@@ -68,7 +69,23 @@ function setBusy(busy) {
  * @param {() => Promise<void>} fn
  */
 async function guarded(fn) {
-  try { await fn(); } catch (err) { showError(err); setBusy(false); }
+  try {
+    await fn();
+  } catch (err) {
+    setBusy(false);
+    if (err instanceof Error && err.message.startsWith('cancelled')) setStage('cancelled');
+    else showError(err);
+  }
+}
+
+/**
+ * Put files into the service worker's cache so that the page works offline (the weights and
+ * samples the worker fetched before the service worker took control).
+ * @param {string[]} urls
+ */
+async function cacheForOffline(urls) {
+  if (!('caches' in globalThis)) return;
+  try { const c = await caches.open('advseg-v1'); await c.addAll(urls); } catch (e) { console.warn('offline cache:', e); }
 }
 
 // ---------------------------------------------------------------- model
@@ -94,6 +111,8 @@ async function loadModel() {
     s.value = keep && Number(keep) < r.info.classes.length ? keep : String(Math.min(15, r.info.classes.length - 1));
   }
   state.paintClass = Number($('paint-class').value);
+  const entry = state.models.find((/** @type {any} */ m) => m.name === name);
+  if (entry) cacheForOffline([`weights/${entry.file}`]);
   setStage(`${name} loaded in ${r.seconds.toFixed(1)} s`);
   setBusy(false);
   await segment();
@@ -177,6 +196,7 @@ async function loadGallery() {
 /** @param {{file: string, name: string}} s */
 async function addSample(s) {
   const res = await fetch(`samples/${s.file}`);
+  cacheForOffline([`samples/${s.file}`]);
   if (!res.ok) throw new Error(`samples/${s.file}: HTTP ${res.status}`);
   await addImages([{ name: s.name, blob: await res.blob() }]);
 }
@@ -561,10 +581,13 @@ $('dl-json').addEventListener('click', () => {
 
 async function main() {
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch((e) => console.warn('no offline cache:', e));
-  /** @type {{name: string, title: string, dataset: string}[]} */
-  const models = await api.call('models', {});
-  $('model').replaceChildren(...models.map((m) => new Option(m.title, m.name)));
+  state.models = await api.call('models', {});
+  $('model').replaceChildren(...state.models.map((m) => new Option(m.title, m.name)));
   $('model').value = DEFAULT_MODEL;
+  // ?backend=cpu|webgpu&model=NAME preselect (e.g. for comparing backends)
+  const q = new URLSearchParams(location.search);
+  if (q.get('backend')) $('backend-choice').value = q.get('backend');
+  if (q.get('model')) $('model').value = q.get('model');
   const samples = await loadGallery();
   await loadModel();
   // a default image so that Run works at once

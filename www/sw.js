@@ -23,7 +23,7 @@ self.addEventListener('fetch', (ev) => {
       if (res.ok) cache.put(ev.request, res.clone());
       return res;
     } catch (err) {
-      const hit = await cache.match(ev.request);
+      const hit = await cache.match(ev.request, { ignoreSearch: true });
       if (hit) return hit;
       throw err;
     }

@@ -9,6 +9,7 @@
 use advseg::image_io;
 use advseg::web::Session;
 use js_sys::{Array, Function, Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;

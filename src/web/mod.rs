@@ -21,6 +21,7 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use image::RgbImage;
 use js_sys::{Array, Function, Promise, Uint8Array};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -44,7 +45,7 @@ pub fn start() {
 
 /// The names, titles and datasets of the zoo's models, as `[{name, title, dataset, file}]`.
 #[wasm_bindgen(js_name = listModels)]
-pub fn list_models() -> Result<JsValue, JsError> {
+pub fn list_models() -> std::result::Result<JsValue, JsError> {
     let out = Array::new();
     for m in zoo::MODELS {
         out.push(&Setter::new().str("name", m.name).str("title", m.title).str("dataset", dataset_name(m)).str("file", m.weights_file).done());
@@ -147,7 +148,7 @@ impl Session {
     /// Load `model` (a zoo name, e.g. `espnetv2-voc`) from its weights file's bytes (checked
     /// against the manifest's sha256) on `backend`: `auto` (WebGPU where an adapter exists,
     /// else CPU), `webgpu` (fail without it) or `cpu`.
-    pub async fn create(model: String, weights: Vec<u8>, backend: String) -> Result<Session, JsError> {
+    pub async fn create(model: String, weights: Vec<u8>, backend: String) -> std::result::Result<Session, JsError> {
         let spec = zoo::spec(&model).map_err(js_err)?;
         let (device, webgpu, note) = pick_device(&backend).await.map_err(js_err)?;
         let seg = Segmenter::from_bytes(spec, &weights, &crate::backend::autodiff(&device)).map_err(js_err)?;
@@ -190,7 +191,7 @@ impl Session {
 
     /// The model: `{name, title, dataset, classes: [..], palette: [[r,g,b], ..], nativeWidth,
     /// nativeHeight, sizeRule}`.
-    pub fn info(&self) -> Result<JsValue, JsError> {
+    pub fn info(&self) -> std::result::Result<JsValue, JsError> {
         let s = self.inner.spec;
         let classes: Array = s.classes().iter().map(|c| JsValue::from_str(c)).collect();
         let palette: Array = s
@@ -219,7 +220,7 @@ impl Session {
     /// ratio kept with the longer side at most `max_side` (0: the model's native longer side),
     /// then snapped to a size the model takes (DeepLab: always 257×257).
     #[wasm_bindgen(js_name = inputSize)]
-    pub fn input_size(&self, width: u32, height: u32, max_side: u32) -> Result<Vec<u32>, JsError> {
+    pub fn input_size(&self, width: u32, height: u32, max_side: u32) -> std::result::Result<Vec<u32>, JsError> {
         let (w, h) = convert::working_size(self.inner.spec, width as usize, height as usize, max_side as usize).map_err(js_err)?;
         Ok(vec![w as u32, h as u32])
     }

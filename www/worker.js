@@ -54,7 +54,7 @@ async function handle(id, op, args) {
   if (op === 'load') {
     const key = `${args.model}/${args.backend || 'auto'}`;
     if (session && sessionKey === key) {
-      return describe(session, 0);
+      return await describe(session, 0);
     }
     const t0 = performance.now();
     const models = listModels();
@@ -66,7 +66,7 @@ async function handle(id, op, args) {
     if (session) { session.free(); session = null; }
     session = await Session.create(args.model, bytes, args.backend || 'auto');
     sessionKey = key;
-    return describe(session, (performance.now() - t0) / 1000);
+    return await describe(session, (performance.now() - t0) / 1000);
   }
   if (!session) throw new Error('no model is loaded yet');
   if (cancelFlag) Atomics.store(cancelFlag, 0, 0);
@@ -82,9 +82,22 @@ async function handle(id, op, args) {
   }
 }
 
-/** @param {Session} s @param {number} seconds */
-function describe(s, seconds) {
-  return { backend: s.backend, webgpu: s.webgpu, note: s.note, info: s.info(), seconds };
+/**
+ * The session as the page shows it; on WebGPU the adapter's own description (burn's name for
+ * it can be empty in browsers).
+ * @param {Session} s @param {number} seconds
+ */
+async function describe(s, seconds) {
+  let backend = s.backend;
+  if (s.webgpu && 'gpu' in navigator) {
+    try {
+      const adapter = await /** @type {any} */ (navigator).gpu.requestAdapter();
+      const i = adapter && adapter.info;
+      const name = i ? [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ') : '';
+      if (name) backend = `WebGPU: ${name}${adapter.isFallbackAdapter || (i && i.isFallbackAdapter) ? ' (software)' : ''}`;
+    } catch { /* keep burn's description */ }
+  }
+  return { backend, webgpu: s.webgpu, note: s.note, info: s.info(), seconds };
 }
 
 self.onmessage = async (/** @type {MessageEvent} */ ev) => {

@@ -12,7 +12,7 @@ export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-900}"
 limit="${ADVSEG_WEB_TEST_LIMIT:-1500}"
 
 echo "== browser: wasm-pack test (tests/web.rs, CPU + WebGPU)"
-timeout "$limit" wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver -- --profile ci --test web
+timeout "$limit" wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver -- --profile ci --no-default-features --test web
 
 echo "== browser: end-to-end test of the page (tests/e2e)"
 scripts/web_build.sh

@@ -6,7 +6,10 @@
  *            agreement?: number, miou?: number}} Progress
  */
 
-const CANCEL_GRACE_MS = 4000;
+// With the shared cancel flag a run stops at its next step (a slow adapter may take a while);
+// without it a CPU run cannot see the cancel message until it ends, so restart soon.
+const CANCEL_GRACE_MS_SHARED = 60000;
+const CANCEL_GRACE_MS_PLAIN = 3000;
 
 export class Api {
   constructor() {
@@ -83,6 +86,6 @@ export class Api {
         this.fatal('cancelled (the worker was restarted)');
         if (loaded) this.load(loaded.model, loaded.backend).catch(() => {});
       }
-    }, CANCEL_GRACE_MS);
+    }, this.cancelFlag ? CANCEL_GRACE_MS_SHARED : CANCEL_GRACE_MS_PLAIN);
   }
 }

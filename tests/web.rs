@@ -50,6 +50,14 @@ async fn settle(p: js_sys::Promise) -> Result<JsValue, String> {
     })
 }
 
+/// The error message of a call that must fail (a success is reported without its large value).
+async fn failure(p: js_sys::Promise, what: &str) -> String {
+    match settle(p).await {
+        Ok(_) => panic!("{what}: succeeded, but should have failed"),
+        Err(e) => e,
+    }
+}
+
 fn options(pairs: &[(&str, JsValue)]) -> JsValue {
     let o = js_sys::Object::new();
     for (k, v) in pairs {
@@ -149,12 +157,12 @@ async fn errors_quote_the_bad_value_and_the_session_keeps_working() {
         (bad(&[("colour", "red".into())]), "colour"),
     ];
     for (opts, want) in cases {
-        let e = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, None)).await.unwrap_err();
+        let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts, None, None), want).await;
         assert!(e.contains(want), "error {e:?} does not quote {want:?}");
     }
-    let e = settle(s.segment(images(&[b"not an image at all"]), 257, 257, None)).await.unwrap_err();
+    let e = failure(s.segment(images(&[b"not an image at all"]), 257, 257, None), "not an image").await;
     assert!(e.contains("image 1"), "{e}");
-    let e = settle(s.segment(images(&[IMAGE]), 300, 200, None)).await.unwrap_err();
+    let e = failure(s.segment(images(&[IMAGE]), 300, 200, None), "300×200").await;
     assert!(e.contains("300×200"), "{e}");
     let e = Session::create("no-such-model".into(), vec![1, 2, 3], "cpu".into()).await.err().map(JsValue::from).unwrap();
     assert!(format!("{:?}", e).contains("no-such-model"));
@@ -162,11 +170,11 @@ async fn errors_quote_the_bad_value_and_the_session_keeps_working() {
     assert!(format!("{:?}", e).contains("sha256"));
     // a painted map: wrong size, then a class out of range
     let opts = || bad(&[("mode", "targeted-map".into()), ("steps", 1.into())]);
-    let e = settle(s.attack(images(&[IMAGE]), 257, 257, opts(), Some(Uint8Array::from(&[1u8; 10][..])), None)).await.unwrap_err();
+    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts(), Some(Uint8Array::from(&[1u8; 10][..])), None), "10 pixels").await;
     assert!(e.contains("10 pixels"), "{e}");
     let mut painted = vec![255u8; 257 * 257];
     painted[257 * 3 + 2] = 77;
-    let e = settle(s.attack(images(&[IMAGE]), 257, 257, opts(), Some(Uint8Array::from(&painted[..])), None)).await.unwrap_err();
+    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts(), Some(Uint8Array::from(&painted[..])), None), "class 77").await;
     assert!(e.contains("class 77 at pixel (2, 3)"), "{e}");
     // still working
     assert!(settle(s.segment(images(&[IMAGE]), 257, 257, None)).await.is_ok());
@@ -179,9 +187,8 @@ async fn progress_returning_false_cancels_and_a_painted_map_attack_runs() {
         JsValue::from_bool(get(&p, "stage").as_string().as_deref() != Some("attack"))
     });
     let opts = options(&[("steps", 50.into())]);
-    let e = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(stop.as_ref().unchecked_ref::<Function>().clone())))
-        .await
-        .unwrap_err();
+    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(stop.as_ref().unchecked_ref::<Function>().clone())), "cancel")
+        .await;
     assert_eq!(e, "cancelled");
     // targeted-map: paint the top-left quarter "person"; unpainted pixels keep their class
     let mut painted = vec![255u8; 257 * 257];
@@ -196,5 +203,11 @@ async fn progress_returning_false_cancels_and_a_painted_map_attack_runs() {
     let clean = bytes_at(&r, "cleanMaps", 0);
     assert_eq!(reference[0], 15);
     assert_eq!(reference[256 * 257 + 256], clean[256 * 257 + 256], "outside the paint the clean class is kept");
-    assert!(num(&get(&r, "vsReference"), "agreement") > num(&get(&r, "cleanVsReference"), "agreement"));
+    let history = Array::from(&get(&r, "history"));
+    let (first, last) = (history.get(0), history.get(history.length() - 1));
+    let (before, after) = (num(&get(&r, "cleanVsReference"), "agreement"), num(&get(&r, "vsReference"), "agreement"));
+    web_sys::console::log_1(
+        &format!("painted map: agreement {before:.4} -> {after:.4}, loss {} -> {}", num(&first, "loss"), num(&last, "loss")).into(),
+    );
+    assert!(num(&last, "loss") < num(&first, "loss"), "a targeted attack descends its loss");
 }

@@ -2,6 +2,7 @@
 
 use js_sys::{Object, Reflect, Uint8Array};
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::attack::{Goal, ImageStats, LossKind, MapMetrics, Mask, Norm, PgdConfig};
@@ -44,11 +45,38 @@ impl Setter {
     }
 }
 
+/// An options object's known keys (serde-wasm-bindgen only reads the fields it knows, so
+/// misspelt keys are caught here).
+pub(crate) trait Known {
+    const KEYS: &'static [&'static str];
+}
+
+/// Fail on a key of the JS object `value` that is not in `known`, quoting it.
+fn check_keys(value: &JsValue, known: &[&str], what: &str) -> Result<()> {
+    if !value.is_object() {
+        return Err(Error::InvalidArgument(format!("{what} must be an object, got {}", value.js_typeof().as_string().unwrap_or_default())));
+    }
+    for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !known.contains(&key.as_str()) {
+            return Err(Error::InvalidArgument(format!("unknown {what} key '{key}' (known: {})", known.join(", "))));
+        }
+    }
+    Ok(())
+}
+
 /// Deserialise an options object (`undefined`/`null`: all defaults); unknown keys and wrong
 /// types are errors that name them.
-pub(crate) fn options<T: for<'de> Deserialize<'de> + Default>(value: JsValue) -> Result<T> {
+pub(crate) fn options<T: for<'de> Deserialize<'de> + Default + Known>(value: JsValue) -> Result<T> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
+    }
+    check_keys(&value, T::KEYS, "option")?;
+    if let Ok(pgd) = Reflect::get(&value, &JsValue::from_str("pgd"))
+        && !pgd.is_undefined()
+        && T::KEYS.contains(&"pgd")
+    {
+        check_keys(&pgd, AttackOptions::KEYS, "PGD option")?;
     }
     serde_wasm_bindgen::from_value(value).map_err(|e| Error::InvalidArgument(format!("bad options: {e}")))
 }
@@ -105,6 +133,12 @@ impl Default for AttackOptions {
             keep_unpainted: true,
         }
     }
+}
+
+impl Known for AttackOptions {
+    const KEYS: &'static [&'static str] = &[
+        "mode", "targetIndex", "targetClass", "eps", "steps", "stepSize", "loss", "norm", "randomStart", "seed", "keepUnpainted",
+    ];
 }
 
 impl AttackOptions {
@@ -226,6 +260,10 @@ impl Default for ScalingOptions {
             pgd: AttackOptions { mode: "targeted-map".into(), eps: 16.0, steps: 10, ..AttackOptions::default() },
         }
     }
+}
+
+impl Known for ScalingOptions {
+    const KEYS: &'static [&'static str] = &["scaler", "ratio", "eps", "target", "targetClass", "pgd"];
 }
 
 impl ScalingOptions {

@@ -254,11 +254,16 @@ for (const tab of document.querySelectorAll('.tabs button')) {
     for (const t of document.querySelectorAll('.tabs button')) t.classList.toggle('active', t === tab);
     $('targeted-opts').hidden = state.mode !== 'targeted';
     $('scaling-opts').hidden = state.mode !== 'scaling';
+    updatePgdVisibility();
     updatePaint();
   });
 }
 for (const r of document.querySelectorAll('input[name=tkind]')) r.addEventListener('change', updatePaint);
-$('scaling-target').addEventListener('change', updatePaint);
+$('scaling-target').addEventListener('change', () => { updatePgdVisibility(); updatePaint(); });
+/** PGD settings matter except when the scaling attack hides a given image. */
+function updatePgdVisibility() {
+  $('pgd-opts').hidden = state.mode === 'scaling' && $('scaling-target').value === 'image';
+}
 $('scaler').replaceChildren(...SCALERS.map((s) => new Option(s, s)));
 $('scaler').value = 'opencv-linear';
 $('norm').addEventListener('change', () => {
@@ -480,24 +485,34 @@ function updatePaint() {
   view.draw(paintCanvas, view.mapImage(state.painted, w, h, state.info.palette, 0));
 }
 
-let drawing = false;
-/** @param {PointerEvent} ev */
-function paintAt(ev) {
-  if (!state.size || !state.painted || !state.info) return;
+/** @type {{x: number, y: number} | null} the last brush position of the stroke */
+let last = null;
+/**
+ * Paint a disc of the brush's class at (x, y) into the painted map.
+ * @param {number} x @param {number} y
+ */
+function dab(x, y) {
+  if (!state.size || !state.painted) return;
   const [w, h] = state.size;
-  const { x, y } = view.pixelAt(paintCanvas, ev);
   const r = Number($('brush').value) / 2;
-  const c = state.paintClass;
   for (let yy = Math.max(0, Math.floor(y - r)); yy <= Math.min(h - 1, y + r); yy++) {
     for (let xx = Math.max(0, Math.floor(x - r)); xx <= Math.min(w - 1, x + r); xx++) {
-      if ((xx - x) ** 2 + (yy - y) ** 2 <= r * r) state.painted[yy * w + xx] = c;
+      if ((xx - x) ** 2 + (yy - y) ** 2 <= r * r) state.painted[yy * w + xx] = state.paintClass;
     }
   }
+}
+/** A stroke segment from the last position to the pointer (discs every half radius). @param {PointerEvent} ev */
+function paintAt(ev) {
+  const p = view.pixelAt(paintCanvas, ev);
+  const from = last || p;
+  const n = Math.max(1, Math.ceil(Math.hypot(p.x - from.x, p.y - from.y) / Math.max(1, Number($('brush').value) / 4)));
+  for (let k = 1; k <= n; k++) dab(from.x + (p.x - from.x) * k / n, from.y + (p.y - from.y) * k / n);
+  last = p;
   updatePaint();
 }
-paintCanvas.addEventListener('pointerdown', (ev) => { drawing = true; paintCanvas.setPointerCapture(ev.pointerId); paintAt(ev); });
-paintCanvas.addEventListener('pointermove', (ev) => { if (drawing) paintAt(ev); });
-paintCanvas.addEventListener('pointerup', () => { drawing = false; });
+paintCanvas.addEventListener('pointerdown', (ev) => { last = null; paintCanvas.setPointerCapture(ev.pointerId); paintAt(ev); });
+paintCanvas.addEventListener('pointermove', (ev) => { if (last) paintAt(ev); });
+paintCanvas.addEventListener('pointerup', () => { last = null; });
 $('paint-class').addEventListener('change', () => { state.paintClass = Number($('paint-class').value); });
 $('paint-erase').addEventListener('click', () => { state.paintClass = 255; });
 $('paint-clear').addEventListener('click', () => { if (state.painted) state.painted.fill(255); updatePaint(); });

@@ -79,7 +79,12 @@ async fn check_backend(backend: &str) {
 
     // segmentation vs the reference map
     let seg = settle(s.segment(images(&[IMAGE]), 257, 257, None)).await.unwrap();
+    let seg2 = settle(s.segment(images(&[IMAGE]), 257, 257, None)).await.unwrap();
+    web_sys::console::log_1(
+        &format!("{backend}: segmentation {:.2} s (first), {:.2} s (second)", num(&seg, "seconds"), num(&seg2, "seconds")).into(),
+    );
     let map = bytes_at(&seg, "maps", 0);
+    assert_eq!(bytes_at(&seg2, "maps", 0), map, "segmentation is deterministic");
     let (reference, w, h) = image_io::decode_label_png(REFERENCE).unwrap();
     assert_eq!((w, h), (257, 257));
     let agree = agreement(&map, &reference);
@@ -100,6 +105,7 @@ async fn check_backend(backend: &str) {
     let cb: &Function = progress.as_ref().unchecked_ref();
     let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone()))).await.unwrap();
     assert_eq!(num(&r, "stepsRun"), 2.0);
+    web_sys::console::log_1(&format!("{backend}: 2-step untargeted attack {:.2} s (first)", num(&r, "seconds")).into());
     let attack_steps: Vec<JsValue> = steps.iter().filter(|p| get(p, "stage").as_string().as_deref() == Some("attack")).collect();
     assert_eq!(attack_steps.len(), 3, "one progress report per iterate x_0, x_1, x_2");
     let history = Array::from(&get(&r, "history"));
@@ -127,6 +133,9 @@ async fn check_backend(backend: &str) {
     // 2-step targeted attack to class 15 (person): closer to the target than the clean map
     let opts = options(&[("steps", 2.into()), ("eps", 8.into()), ("mode", "targeted-class".into()), ("targetClass", 15.into())]);
     let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, None)).await.unwrap();
+    web_sys::console::log_1(
+        &format!("{backend}: 2-step targeted attack {:.2} s (warm): {:.3} PGD steps/s", num(&r, "seconds"), 2.0 / num(&r, "seconds")).into(),
+    );
     let before = num(&get(&r, "cleanVsReference"), "agreement");
     let after = num(&get(&r, "vsReference"), "agreement");
     web_sys::console::log_1(&format!("{backend}: targeted agreement {before:.4} -> {after:.4}").into());

@@ -2,7 +2,8 @@
 # The browser tests (run by scripts/test.sh; each bounded in time):
 # 1. tests/web.rs in headless Chromium through wasm-pack (CPU and WebGPU backends), built with
 #    the `ci` profile so it reuses the wasm32 build's dependencies;
-# 2. the end-to-end test of the page (tests/e2e/page.test.mjs, playwright-core), on the ci-profile
+# 2. the end-to-end test of the page (tests/e2e/page.test.mjs, playwright-core): every mode on the
+#    CPU backend, then the page on WebGPU (DeepLab, 1 step; E2E_WEBGPU=0 skips it), on the ci-profile
 #    bundle from scripts/web_build.sh. Screenshots and downloads land in tests/e2e/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +17,4 @@ timeout "$limit" wasm-pack test --headless --chrome --chromedriver /usr/bin/chro
 
 echo "== browser: end-to-end test of the page (tests/e2e)"
 scripts/web_build.sh
-timeout "$limit" node tests/e2e/page.test.mjs
+E2E_BACKEND="${E2E_BACKEND:-cpu}" timeout "$limit" node tests/e2e/page.test.mjs

@@ -100,9 +100,12 @@ async function loadModel() {
   $('backend').textContent = r.backend;
   $('backend').className = `badge ${r.webgpu ? 'gpu' : 'cpu'}`;
   const note = $('gpu-note');
-  note.hidden = r.webgpu;
-  note.textContent = r.webgpu ? '' : `Running on the CPU (single-threaded, slower): ${r.note}. ` +
-    'For WebGPU use a recent Chrome/Edge (or Chromium with --enable-unsafe-webgpu).';
+  const software = r.webgpu && /software|swiftshader|llvmpipe/i.test(r.backend);
+  note.hidden = r.webgpu && !software;
+  note.textContent = software
+    ? 'This WebGPU adapter is a software emulation: it is much slower than a real GPU (choose CPU in the backend menu if it is too slow).'
+    : r.webgpu ? '' : `Running on the CPU (single-threaded, slower): ${r.note}. ` +
+      'For WebGPU use a recent Chrome/Edge (or Chromium with --enable-unsafe-webgpu).';
   view.legend($('legend'), r.info.classes, r.info.palette, (c) => pickClass(c));
   for (const sel of document.querySelectorAll('.class-select')) {
     const s = /** @type {HTMLSelectElement} */ (sel);

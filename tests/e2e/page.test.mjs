@@ -196,8 +196,35 @@ try {
   await shot('08-offline');
   await context.setOffline(false);
 
+  // 11. the page on WebGPU (software adapter here): DeepLab, segment and a 1-step attack
+  let gpu = null;
+  if (process.env.E2E_WEBGPU !== '0') {
+    const gctx = await browser.newContext({ viewport: { width: 1500, height: 1000 } });
+    const g = await gctx.newPage();
+    g.on('pageerror', (e) => console.log(`[webgpu page exception] ${e.message}`));
+    gctx.on('request', (r) => { const u = r.url(); if (!u.startsWith(origin) && !u.startsWith('blob:') && !u.startsWith('data:')) foreign.push(u); });
+    const tg = Date.now();
+    await g.goto(`${url}?backend=webgpu&model=deeplabv3-mnv2-voc`);
+    await g.waitForFunction(() => document.body.dataset.firstSegmentationMs, null, { timeout: 600000 });
+    await g.waitForFunction(() => !document.body.classList.contains('busy'), null, { timeout: 600000 });
+    const gBadge = await g.textContent('#backend');
+    const first = (Date.now() - tg) / 1000;
+    report('webgpu_backend', gBadge);
+    report('webgpu_time_to_first_segmentation_s', first);
+    assert.match(gBadge || '', /WebGPU/);
+    await g.fill('#steps', '1');
+    const ta = Date.now();
+    await g.click('#run');
+    await g.waitForFunction(() => document.body.dataset.stepsPerSecond, null, { timeout: 600000 });
+    assert.ok(!(await g.isVisible('#banner')), `webgpu: ${await g.textContent('#banner-text')}`);
+    report('webgpu_1_step_attack_stage', await g.textContent('#stage'));
+    gpu = { backend: gBadge, firstSegmentationS: first, attackS: (Date.now() - ta) / 1000 };
+    await g.screenshot({ path: join(artifacts, '09-webgpu.png'), fullPage: true });
+    await gctx.close();
+  }
+
   assert.deepEqual(foreign, [], 'no request leaves the app\'s origin');
-  writeFileSync(join(artifacts, 'result.json'), JSON.stringify({ ok: true, backend: badge }, null, 1));
+  writeFileSync(join(artifacts, 'result.json'), JSON.stringify({ ok: true, backend: badge, webgpu: gpu }, null, 1));
   console.log('e2e: all checks passed');
 } catch (err) {
   failed = true;

@@ -281,7 +281,7 @@ impl Session {
             let t0 = js_sys::Date::now();
             report_stage(&progress, "decoding", 0.0)?;
             let imgs = decode_all(&inner, &images, w, h)?;
-            let x = batch_tensor(&imgs.iter().map(image_io::to_tensor01).collect::<Vec<_>>(), &inner.device)?;
+            let x = to_batch(&imgs, &inner.device)?;
             let mut observer = |p: &Progress| observe(&inner, &progress, p);
             let result = pgd_async(&inner.model, x, &goal, &cfg, Some(&mut observer)).await?;
             let seconds = (js_sys::Date::now() - t0) / 1000.0;
@@ -426,9 +426,13 @@ fn decode_all(inner: &Inner, images: &Array, w: usize, h: usize) -> Result<Vec<R
         .collect()
 }
 
+/// The `[N, 3, H, W]` tensor in `[0, 1]` of same-size images.
+fn to_batch(imgs: &[RgbImage], device: &Device) -> Result<burn::tensor::Tensor<4>> {
+    batch_tensor(&imgs.iter().map(image_io::to_tensor01).collect::<Vec<_>>(), device)
+}
+
 async fn segment_images(inner: &Inner, imgs: &[RgbImage]) -> Result<Vec<ClassMap>> {
-    let x = batch_tensor(&imgs.iter().map(image_io::to_tensor01).collect::<Vec<_>>(), &crate::backend::autodiff(&inner.device))?;
-    inner.model.predict_async(x).await
+    inner.model.predict_async(to_batch(imgs, &crate::backend::autodiff(&inner.device))?).await
 }
 
 fn rgb_list(imgs: &[RgbImage]) -> Array {

@@ -187,6 +187,7 @@ async function loadGallery() {
   if (!res.ok) { $('gallery').textContent = 'no samples (run scripts/demo.sh)'; return; }
   /** @type {{file: string, name: string}[]} */
   const list = await res.json();
+  cacheForOffline(['samples/index.json', ...list.map((s) => `samples/${s.file}`)]);
   $('gallery').replaceChildren(...list.map((s) => {
     const img = document.createElement('img');
     img.src = `samples/${s.file}`; img.alt = s.name; img.title = `add ${s.name}`; img.loading = 'lazy';
@@ -243,6 +244,7 @@ async function segment() {
       document.body.dataset.firstSegmentationMs = String(Math.round(state.firstSegmentationMs));
     }
     setStage(`segmented ${images.length} image(s) in ${r.seconds.toFixed(2)} s`);
+    document.body.dataset.segmentations = String(Number(document.body.dataset.segmentations || 0) + 1);
   } finally {
     setBusy(false);
   }

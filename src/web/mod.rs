@@ -105,14 +105,19 @@ pub struct Session {
     inner: Rc<Inner>,
 }
 
-/// Whether this global scope (window or worker) exposes `navigator.gpu`.
-fn has_navigator_gpu() -> bool {
-    let global = js_sys::global();
-    js_sys::Reflect::get(&global, &JsValue::from_str("navigator"))
-        .ok()
-        .filter(|n| !n.is_undefined())
-        .and_then(|n| js_sys::Reflect::get(&n, &JsValue::from_str("gpu")).ok())
-        .is_some_and(|g| !g.is_undefined() && !g.is_null())
+/// Why WebGPU cannot be used in this global scope (window or worker), or `None` when
+/// `navigator.gpu` offers an adapter.
+async fn webgpu_missing() -> Option<String> {
+    let get = |v: &JsValue, key: &str| js_sys::Reflect::get(v, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null());
+    let Some(gpu) = get(&js_sys::global(), "navigator").and_then(|n| get(&n, "gpu")) else {
+        return Some("this browser has no WebGPU (navigator.gpu is missing)".into());
+    };
+    let request = get(&gpu, "requestAdapter").and_then(|f| f.dyn_into::<Function>().ok())?;
+    let promise = request.call0(&gpu).ok()?.dyn_into::<Promise>().ok()?;
+    match wasm_bindgen_futures::JsFuture::from(promise).await {
+        Ok(a) if !a.is_null() && !a.is_undefined() => None,
+        _ => Some("this browser offers no WebGPU adapter (GPU disabled or blocklisted)".into()),
+    }
 }
 
 /// The device for `backend` (`auto`, `webgpu` or `cpu`), its description and a note on why
@@ -129,8 +134,8 @@ async fn pick_device(backend: &str) -> Result<(Device, bool, String)> {
     if want_gpu == Some(false) {
         return Ok((crate::backend::cpu(), false, "CPU backend requested".into()));
     }
-    let why = if !has_navigator_gpu() {
-        "this browser has no WebGPU (navigator.gpu is missing)".to_string()
+    let why = if let Some(why) = webgpu_missing().await {
+        why
     } else {
         match crate::backend::webgpu().await {
             Ok(d) => return Ok((d, true, String::new())),

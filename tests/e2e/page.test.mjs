@@ -74,9 +74,12 @@ try {
   await shot('01-loaded');
 
   // 2. upload a second image with the file picker
+  const segmentations = () => page.evaluate(() => Number(document.body.dataset.segmentations));
+  const before = await segmentations();
   await page.setInputFiles('#file', join(shared, 'fixtures', 'images', 'voc', '8.png'));
-  await page.waitForFunction(() => document.querySelectorAll('#batch .thumb').length === 2);
+  await page.waitForFunction((n) => Number(document.body.dataset.segmentations) > n, before, { timeout: 600000 });
   await idle();
+  assert.equal(await page.$$eval('#batch .thumb', (t) => t.length), 2);
   assert.match(await stage() || '', /segmented 2 image/);
 
   const setSteps = async (/** @type {number} */ n) => page.fill('#steps', String(n));
@@ -185,7 +188,27 @@ try {
   assert.ok(!(await bannerShown()), 'the banner is cleared by the next successful run');
   assert.match(await stage() || '', /1 steps/);
 
-  // 10. offline: reload with the network off; the service worker serves the app and weights
+  // 10. drag and drop, then paste: the batch grows to 4 and stays at 4
+  const horse = readFileSync(join(shared, 'fixtures', 'images', 'photos', 'horse.png')).toString('base64');
+  const give = async (/** @type {'drop' | 'paste'} */ how, /** @type {string} */ name) => page.evaluate(([b64, how, name]) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], name, { type: 'image/png' }));
+    if (how === 'drop') document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    else document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, [horse, how, name]);
+  for (const [how, name, count] of /** @type {const} */ ([['drop', 'dropped.png', 3], ['paste', 'pasted.png', 4], ['drop', 'fifth.png', 4]])) {
+    const before = await segmentations();
+    await give(how, name);
+    await page.waitForFunction((n) => Number(document.body.dataset.segmentations) > n, before, { timeout: 600000 });
+    await idle();
+    assert.equal(await page.$$eval('#batch .thumb', (t) => t.length), count);
+    assert.ok((await page.textContent('#batch')).includes(name), `${how}: ${name} is in the batch`);
+  }
+  assert.match(await stage() || '', /segmented 4 image/);
+  await shot('08-batch-of-4');
+
+  // 11. offline: reload with the network off; the service worker serves the app and weights
   await page.evaluate(() => navigator.serviceWorker.ready);
   await context.setOffline(true);
   await page.reload();
@@ -193,10 +216,10 @@ try {
   await idle();
   assert.ok(!(await bannerShown()), `offline reload: ${await page.textContent('#banner-text')}`);
   assert.ok(await nonEmpty('clean'), 'segmented offline');
-  await shot('08-offline');
+  await shot('09-offline');
   await context.setOffline(false);
 
-  // 11. the page on WebGPU (software adapter here): DeepLab, segment and a 1-step attack
+  // 12. the page on WebGPU (software adapter here): DeepLab, segment and a 1-step attack
   let gpu = null;
   if (process.env.E2E_WEBGPU !== '0') {
     const gctx = await browser.newContext({ viewport: { width: 1500, height: 1000 } });
@@ -219,8 +242,26 @@ try {
     assert.ok(!(await g.isVisible('#banner')), `webgpu: ${await g.textContent('#banner-text')}`);
     report('webgpu_1_step_attack_stage', await g.textContent('#stage'));
     gpu = { backend: gBadge, firstSegmentationS: first, attackS: (Date.now() - ta) / 1000 };
-    await g.screenshot({ path: join(artifacts, '09-webgpu.png'), fullPage: true });
+    await g.screenshot({ path: join(artifacts, '10-webgpu.png'), fullPage: true });
     await gctx.close();
+  }
+
+  // 13. a browser without WebGPU: the CPU backend, and the page says why
+  const plain = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+  });
+  try {
+    const p = await plain.newPage({ viewport: { width: 1500, height: 1000 } });
+    await p.goto(`${url}?model=deeplabv3-mnv2-voc`);
+    await p.waitForFunction(() => document.body.dataset.firstSegmentationMs, null, { timeout: 600000 });
+    const b = await p.textContent('#backend'), note = await p.textContent('#gpu-note');
+    report('no_webgpu', { backend: b, note });
+    assert.match(b || '', /CPU/);
+    assert.ok(await p.isVisible('#gpu-note') && /WebGPU/.test(note || ''), `the page explains the CPU fallback: ${note}`);
+    await p.screenshot({ path: join(artifacts, '11-no-webgpu.png'), fullPage: true });
+  } finally {
+    await plain.close();
   }
 
   assert.deepEqual(foreign, [], 'no request leaves the app\'s origin');

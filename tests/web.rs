@@ -220,3 +220,19 @@ async fn progress_returning_false_cancels_and_a_painted_map_attack_runs() {
     );
     assert!(num(&last, "loss") < num(&first, "loss"), "a targeted attack descends its loss");
 }
+
+#[wasm_bindgen_test]
+async fn working_sizes_keep_the_aspect_and_follow_the_size_rule() {
+    const SMALL: &[u8] = include_bytes!("../weights/espnetv2_s_0.5_pascal_384x384.safetensors");
+    let s = Session::create("espnetv2-voc-s0.5".into(), SMALL.to_vec(), "cpu".into()).await.map_err(JsValue::from).unwrap();
+    let size = |w, h, m| s.input_size(w, h, m).map_err(JsValue::from);
+    assert_eq!(size(513, 513, 0).unwrap(), vec![384, 384], "the native longer side");
+    assert_eq!(size(1000, 500, 0).unwrap(), vec![384, 192]);
+    assert_eq!(size(500, 375, 512).unwrap(), vec![496, 368], "never upscaled, snapped to multiples of 16");
+    assert_eq!(size(100, 3000, 256).unwrap(), vec![16, 256]);
+    assert!(format!("{:?}", size(0, 10, 0).unwrap_err()).contains("0×10"));
+    assert!(format!("{:?}", size(10, 10, 5).unwrap_err()).contains("max side 5"));
+    assert_eq!(get(&s.info().map_err(JsValue::from).unwrap(), "classes").dyn_into::<Array>().unwrap().length(), 21);
+    let dl = session("cpu").await;
+    assert_eq!(dl.input_size(1000, 500, 0).map_err(JsValue::from).unwrap(), vec![257, 257], "DeepLab takes 257×257 only");
+}

@@ -11,11 +11,18 @@
 //! - [`image_io`]: decoding, resizing as Pillow does, colour maps and overlays;
 //! - [`scaling`]: OpenCV/Pillow scalers as coefficient matrices, the image-scaling attack
 //!   (Quiring et al., USENIX Security 2020) and its defenses;
+//! - [`defense`]: multi-scale inference and input reconstruction, with the adaptive attacks
+//!   (EOT, BPDA) that test them;
+//! - [`experiment`]: the experiment runner (TOML in; clean / attacked / defended tables and the
+//!   transfer matrix out);
 //! - [`backend`]: the one place that picks devices (CPU `flex`, `wgpu`, autodiff).
 
 pub mod attack;
 pub mod backend;
+pub mod defense;
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod experiment;
 pub mod image_io;
 pub mod metrics;
 pub mod model;

@@ -224,6 +224,22 @@ pub fn compare_maps(preds: &[ClassMap], refs: &[ClassMap], num_classes: usize) -
     })
 }
 
+/// A number or a fraction: `8/255`, `0.03`, `4 / 255`. `what` names the value in the error.
+pub fn parse_fraction(s: &str, what: &str) -> Result<f64> {
+    let bad = || Error::InvalidArgument(format!("{what} '{s}' is not a number or a fraction such as 8/255"));
+    let v = match s.split_once('/') {
+        Some((a, b)) => {
+            let (a, b): (f64, f64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+            if b == 0.0 {
+                return Err(bad());
+            }
+            a / b
+        }
+        None => s.trim().parse().map_err(|_| bad())?,
+    };
+    Ok(v)
+}
+
 /// Run a future to completion on the current thread (native only; the browser awaits).
 ///
 /// A minimal executor: polls the future and parks the thread until its waker fires.
@@ -274,6 +290,14 @@ mod tests {
         // class 0: tp 1, fn 3 (gt 0 predicted 1), fp 0 → 1/4; class 1: tp 3, fp 3 → 3/6
         assert!((m.miou - (0.25 + 0.5) / 2.0).abs() < 1e-12, "{m:?}");
         assert!(matches!(compare_maps(&pred[..1], &refs, 2), Err(Error::Shape(s)) if s.contains("1 predicted")));
+    }
+
+    #[test]
+    fn fractions_parse() {
+        assert!((parse_fraction("8/255", "eps").unwrap() - 8.0 / 255.0).abs() < 1e-15);
+        assert_eq!(parse_fraction(" 0.5 ", "eps").unwrap(), 0.5);
+        assert!(parse_fraction("1/0", "--eps").unwrap_err().to_string().contains("--eps '1/0'"));
+        assert!(parse_fraction("abc", "eps").is_err());
     }
 
     #[test]

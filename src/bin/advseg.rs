@@ -58,17 +58,25 @@ enum Command {
         #[arg(required = true)]
         images: Vec<PathBuf>,
     },
-    /// Evaluate on a folder of NAME.png / NAME_label.png pairs: mIoU and pixel accuracy.
+    /// Evaluate on a folder of NAME.png / NAME_label.png pairs: mIoU and pixel accuracy. With
+    /// --experiment FILE: run an experiment (models × attacks × ε × defenses, non-adaptive and
+    /// adaptive, transfer matrix) and write results.md and results.json into --out.
     Eval {
         /// Zoo model name.
         #[arg(long, default_value = "espnetv2-voc")]
         model: String,
         /// Folder with NAME.(png|jpg) and NAME_label.png (class indices, 255 = void).
-        #[arg(long)]
-        images: PathBuf,
+        #[arg(long, required_unless_present = "experiment")]
+        images: Option<PathBuf>,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        /// An experiment file (TOML; see experiments/ and `advseg::experiment`).
+        #[arg(long, conflicts_with = "images")]
+        experiment: Option<PathBuf>,
+        /// Output directory of the experiment's results.md and results.json.
+        #[arg(long, default_value = "out/experiment")]
+        out: PathBuf,
     },
     /// Adversarial attack (PGD family) on a batch of images: writes NAME_adv.png (8-bit),
     /// NAME_clean_map.png, NAME_adv_map.png, NAME_perturbation.png (amplified), NAME_target_map.png
@@ -275,7 +283,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Segment { model, out, size, images } => segment(&cli.backend, &model, &out, size.as_deref(), &images),
-        Command::Eval { model, images, json } => eval(&cli.backend, &model, &images, json),
+        Command::Eval { model, images, json, experiment, out } => match (experiment, images) {
+            (Some(file), _) => eval_experiment(&cli.backend, &file, &out),
+            (None, Some(images)) => eval(&cli.backend, &model, &images, json),
+            (None, None) => Err(Error::InvalidArgument("eval needs --images DIR or --experiment FILE".into())),
+        },
         Command::Attack(args) => attack(&cli.backend, &args),
         Command::ScaleAttack {
             model,
@@ -336,6 +348,46 @@ fn run(cli: Cli) -> Result<()> {
             scale_defend(&cli.backend, &model, &image, source.as_deref(), target.as_deref(), &cfg, &out)
         }
     }
+}
+
+fn eval_experiment(backend: &str, file: &Path, out: &Path) -> Result<()> {
+    let exp = advseg::experiment::ExperimentFile::load(file)?;
+    let device = advseg::backend::by_name(backend)?;
+    let start = std::time::Instant::now();
+    let pb = progress(1, "experiment");
+    // without a terminal (CI logs) the bar is hidden: print one line per task instead
+    let lines = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut on_progress = |p: &advseg::experiment::ExperimentProgress| {
+        pb.set_length(p.total as u64);
+        pb.set_position(p.done as u64);
+        pb.set_message(p.message.clone());
+        if lines {
+            eprintln!("[{}/{} {}] {}", p.done, p.total, fmt_seconds(start.elapsed().as_secs_f64()), p.message);
+        }
+    };
+    let result = advseg::experiment::run(&exp, &device, &mut on_progress)?;
+    pb.finish_and_clear();
+    for s in &result.skipped {
+        eprintln!("advseg: skipped {}: {}", s.image, s.error);
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let md = format!(
+        "{}\nCommand: `advseg --backend {backend} eval --experiment {}` ({} in all, {}).\n",
+        result.to_markdown(),
+        file.display(),
+        fmt_seconds(start.elapsed().as_secs_f64()),
+        advseg::backend::describe(&device)
+    );
+    let (md_path, json_path) = (out.join("results.md"), out.join("results.json"));
+    std::fs::write(&md_path, &md).map_err(|e| Error::io(&md_path, e))?;
+    std::fs::write(&json_path, result.to_json()?).map_err(|e| Error::io(&json_path, e))?;
+    println!("{md}");
+    println!("wrote {} and {}", md_path.display(), json_path.display());
+    Ok(())
+}
+
+fn fmt_seconds(s: f64) -> String {
+    if s < 120.0 { format!("{s:.0} s") } else { format!("{:.1} min", s / 60.0) }
 }
 
 fn parse_defenses(s: &str) -> Result<Vec<Defense>> {
@@ -698,38 +750,12 @@ fn eval(backend: &str, model: &str, dir: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// `8/255`, `0.03`, `4 / 255`.
 fn parse_fraction(s: &str, what: &str) -> Result<f64> {
-    let bad = || Error::InvalidArgument(format!("{what} '{s}' is not a number or a fraction such as 8/255"));
-    let v = match s.split_once('/') {
-        Some((a, b)) => {
-            let (a, b): (f64, f64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
-            if b == 0.0 {
-                return Err(bad());
-            }
-            a / b
-        }
-        None => s.trim().parse().map_err(|_| bad())?,
-    };
-    Ok(v)
+    attack::parse_fraction(s, what)
 }
 
-/// A class index or name of the model's dataset.
 fn parse_class(spec: &ModelSpec, s: &str) -> Result<u8> {
-    let classes = spec.classes();
-    if let Ok(v) = s.trim().parse::<i64>() {
-        return u8::try_from(v).ok().filter(|&c| usize::from(c) < classes.len()).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "--target-class {v} is out of range: model '{}' has {} classes (0..={})",
-                spec.name,
-                classes.len(),
-                classes.len() - 1
-            ))
-        });
-    }
-    classes.iter().position(|c| c.eq_ignore_ascii_case(s.trim())).map(|i| i as u8).ok_or_else(|| {
-        Error::InvalidArgument(format!("--target-class '{s}' is not a class of model '{}' ({})", spec.name, classes.join(", ")))
-    })
+    spec.parse_class(s, "--target-class")
 }
 
 /// Nearest-resize a class map to `w × h`.

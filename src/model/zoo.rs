@@ -243,6 +243,25 @@ impl ModelSpec {
         )))
     }
 
+    /// A class of the model's dataset by index or (case-insensitive) name; `what` names the
+    /// value in the error (e.g. `--target-class`).
+    pub fn parse_class(&self, s: &str, what: &str) -> Result<u8> {
+        let classes = self.classes();
+        if let Ok(v) = s.trim().parse::<i64>() {
+            return u8::try_from(v).ok().filter(|&c| usize::from(c) < classes.len()).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "{what} {v} is out of range: model '{}' has {} classes (0..={})",
+                    self.name,
+                    classes.len(),
+                    classes.len() - 1
+                ))
+            });
+        }
+        classes.iter().position(|c| c.eq_ignore_ascii_case(s.trim())).map(|i| i as u8).ok_or_else(|| {
+            Error::InvalidArgument(format!("{what} '{s}' is not a class of model '{}' ({})", self.name, classes.join(", ")))
+        })
+    }
+
     /// The nearest valid size to `width × height` (rounding each side to the nearest multiple
     /// of 16, at least 16), or the fixed size.
     pub fn nearest_valid_size(&self, width: usize, height: usize) -> (usize, usize) {
@@ -289,6 +308,10 @@ mod tests {
         let dl = spec("deeplabv3-mnv2-voc").unwrap();
         assert!(dl.check_size(384, 384).unwrap_err().to_string().contains("257×257"));
         assert_eq!(voc.nearest_valid_size(500, 375), (496, 368));
+        assert_eq!(voc.parse_class("Person", "class").unwrap(), 15);
+        assert_eq!(voc.parse_class("3", "class").unwrap(), 3);
+        assert!(voc.parse_class("21", "--target-class").unwrap_err().to_string().contains("--target-class 21"));
+        assert!(voc.parse_class("unicorn", "class").unwrap_err().to_string().contains("'unicorn'"));
         assert!(spec("nope").unwrap_err().to_string().contains("'nope'"));
     }
 }

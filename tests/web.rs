@@ -14,7 +14,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-wasm_bindgen_test_configure!(run_in_browser);
+// In a dedicated worker, as in the demo: the page stays responsive to the WebDriver while the
+// network runs.
+wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
 const MODEL: &str = "deeplabv3-mnv2-voc";
 const WEIGHTS: &[u8] = include_bytes!("../weights/deeplabv3_mnv2_257_voc.safetensors");

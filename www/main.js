@@ -226,7 +226,11 @@ document.addEventListener('paste', (ev) => {
 // ---------------------------------------------------------------- segmentation
 
 async function segment() {
+  // new inputs: the last result, its chart and metrics no longer apply
   state.result = null; state.resultKind = null;
+  renderMetrics();
+  view.chart($('chart'), [], 1);
+  $('hover').textContent = 'hover a view to see the class under the cursor';
   if (!state.info || state.images.length === 0) { renderViews(); return; }
   const first = state.images[0];
   const size = await api.call('inputSize', { width: first.width, height: first.height, maxSide: Number($('max-side').value) });

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# The demo: segment sample images with every VOC model and evaluate them against ground truth.
-# Writes colour maps and overlays to out/demo/ and prints per-class shares and mIoU.
+# The demo: build the browser bundle (wasm-pack, LTO, wasm-opt), link the weights and sample
+# images into www/, and serve www/ on http://127.0.0.1:8080/ (printed below; Ctrl+C stops it).
+# --fast builds the `ci` profile instead (no LTO: minutes instead of tens of minutes, a larger
+# wasm). The command-line demo is scripts/demo_cli.sh.
+#
+# Usage: scripts/demo.sh [--fast] [--port N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advseg/target}"
-cargo build --profile ci --bin advseg -q
-bin="$CARGO_TARGET_DIR/ci/advseg"
-samples="${ADVSEG_SHARED:-../shared}/fixtures/images"
-[ -d "$samples" ] || { echo "demo: sample images not found at $samples (set ADVSEG_SHARED)" >&2; exit 1; }
-"$bin" models
-"$bin" segment --model espnetv2-voc --out out/demo "$samples"/voc/294.png "$samples"/voc/8.png "$samples"/photos/horse.png
-"$bin" eval --model espnetv2-voc --images "$samples"/voc
-"$bin" eval --model deeplabv3-mnv2-voc --images "$samples"/voc
-echo "demo: colour maps and overlays are in out/demo/"
+mode=--release port=8080
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --fast) mode="" ;;
+    --port) port="$2"; shift ;;
+    *) echo "demo.sh: unknown option '$1' (expected --fast or --port N)" >&2; exit 2 ;;
+  esac
+  shift
+done
+scripts/web_build.sh $mode
+echo "demo: open the URL below in Chrome/Edge (WebGPU) or any browser (CPU fallback)"
+exec python3 scripts/web_serve.py --port "$port"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run every test: native unit + integration tests on the real weights (CPU and wgpu/Vulkan),
-# and the wasm32 build check. Installs what it needs first (scripts/setup.sh).
+# the wasm32 build, and the browser tests (tests/web.rs in headless Chromium on the CPU and
+# WebGPU backends, the end-to-end test of the page). Installs what it needs first
+# (scripts/setup.sh). ADVSEG_SKIP_BROWSER=1 skips the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -10,3 +12,6 @@ echo "== wasm32 build check"
 cargo build --profile ci --lib --target wasm32-unknown-unknown
 echo "== native tests (profile ci)"
 cargo test --profile ci --all-targets -- --test-threads=1
+if [ "${ADVSEG_SKIP_BROWSER:-0}" != 1 ]; then
+  scripts/web_test.sh
+fi

@@ -27,3 +27,5 @@ pub mod image_io;
 pub mod metrics;
 pub mod model;
 pub mod scaling;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

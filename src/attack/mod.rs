@@ -270,7 +270,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))] // the blocking wrappers are native only
 mod tests {
     use super::*;
 

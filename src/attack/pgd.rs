@@ -340,7 +340,7 @@ pub fn pgd<M: SegModel + ?Sized>(
     super::block_on(pgd_async(model, x01, goal, cfg, observer))
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))] // the blocking wrappers are native only
 mod tests {
     use super::*;
     use crate::backend;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The browser tests (run by scripts/test.sh; each bounded in time):
+# 1. tests/web.rs in headless Chromium through wasm-pack (CPU and WebGPU backends), built with
+#    the `ci` profile so it reuses the wasm32 build's dependencies;
+# 2. the end-to-end test of the page (tests/e2e/page.test.mjs, playwright-core): every mode on the
+#    CPU backend, then the page on WebGPU (DeepLab, 1 step; E2E_WEBGPU=0 skips it), on the ci-profile
+#    bundle from scripts/web_build.sh. Screenshots and downloads land in tests/e2e/artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advseg/target}"
+export PATH="$HOME/.cargo/bin:$PATH"
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-900}"
+limit="${ADVSEG_WEB_TEST_LIMIT:-1500}"
+
+echo "== browser: wasm-pack test (tests/web.rs, CPU + WebGPU)"
+timeout "$limit" wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver -- --profile ci --no-default-features --test web
+
+echo "== browser: end-to-end test of the page (tests/e2e)"
+scripts/web_build.sh
+E2E_BACKEND="${E2E_BACKEND:-cpu}" timeout "$limit" node tests/e2e/page.test.mjs

@@ -1,0 +1,240 @@
+//! The browser API in a real browser (`wasm-pack test --headless --chrome`, see
+//! `scripts/web_test.sh`): a real model loaded from its weights' bytes through
+//! `Session::create`, segmentation of a sample image compared with the reference map that the
+//! native code reproduces (`tests/zoo.rs`), a 2-step attack and its invariants, errors that
+//! quote the bad value, cancellation — once on the CPU backend and once on WebGPU (Chromium's
+//! software adapter with `--enable-unsafe-webgpu`, from `webdriver.json`).
+#![cfg(target_arch = "wasm32")]
+
+use advseg::image_io;
+use advseg::web::Session;
+use js_sys::{Array, Function, Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+// In a dedicated worker, as in the demo: the page stays responsive to the WebDriver while the
+// network runs.
+wasm_bindgen_test_configure!(run_in_dedicated_worker);
+
+const MODEL: &str = "deeplabv3-mnv2-voc";
+const WEIGHTS: &[u8] = include_bytes!("../weights/deeplabv3_mnv2_257_voc.safetensors");
+const IMAGE: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/images/voc/294.png"));
+/// PyTorch's argmax map of DeepLab on voc/294 at 257×257; the native code agrees with it on
+/// ≥ 99.999 % of pixels (tests/zoo.rs).
+const REFERENCE: &[u8] =
+    include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/reference/argmax/deeplabv3_mnv2_257_voc/voc_294.png"));
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(key)).unwrap()
+}
+
+fn num(v: &JsValue, key: &str) -> f64 {
+    get(v, key).as_f64().unwrap_or_else(|| panic!("{key} is not a number"))
+}
+
+fn bytes_at(v: &JsValue, key: &str, i: u32) -> Vec<u8> {
+    Uint8Array::from(Array::from(&get(v, key)).get(i)).to_vec()
+}
+
+fn images(list: &[&[u8]]) -> Array {
+    list.iter().map(|b| JsValue::from(Uint8Array::from(*b))).collect()
+}
+
+async fn session(backend: &str) -> Session {
+    Session::create(MODEL.into(), WEIGHTS.to_vec(), backend.into()).await.map_err(JsValue::from).unwrap()
+}
+
+async fn settle(p: js_sys::Promise) -> Result<JsValue, String> {
+    JsFuture::from(p).await.map_err(|e| {
+        e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_else(|| format!("{e:?}"))
+    })
+}
+
+/// The error message of a call that must fail (a success is reported without its large value).
+async fn failure(p: js_sys::Promise, what: &str) -> String {
+    match settle(p).await {
+        Ok(_) => panic!("{what}: succeeded, but should have failed"),
+        Err(e) => e,
+    }
+}
+
+fn options(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    o.into()
+}
+
+fn agreement(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+}
+
+/// Segmentation, a 2-step untargeted and a 2-step targeted attack, on `backend`.
+async fn check_backend(backend: &str) {
+    let s = session(backend).await;
+    web_sys::console::log_1(&format!("backend {backend}: {}", s.backend()).into());
+    assert_eq!(s.webgpu(), backend == "webgpu", "{}", s.backend());
+
+    // segmentation vs the reference map
+    let seg = settle(s.segment(images(&[IMAGE]), 257, 257, None)).await.unwrap();
+    let seg2 = settle(s.segment(images(&[IMAGE]), 257, 257, None)).await.unwrap();
+    web_sys::console::log_1(
+        &format!("{backend}: segmentation {:.2} s (first), {:.2} s (second)", num(&seg, "seconds"), num(&seg2, "seconds")).into(),
+    );
+    let map = bytes_at(&seg, "maps", 0);
+    assert_eq!(bytes_at(&seg2, "maps", 0), map, "segmentation is deterministic");
+    let (reference, w, h) = image_io::decode_label_png(REFERENCE).unwrap();
+    assert_eq!((w, h), (257, 257));
+    let agree = agreement(&map, &reference);
+    web_sys::console::log_1(&format!("{backend}: agreement with the reference map {agree:.6}").into());
+    assert!(agree >= 0.999, "{backend}: agreement with the reference map {agree}");
+    // the resized input equals the core's Pillow-exact resize
+    let img = image_io::resize(&image_io::decode(IMAGE).unwrap(), 257, 257, image_io::ResizeMethod::PilBilinear).unwrap();
+    assert_eq!(bytes_at(&seg, "images", 0), img.as_raw().to_vec());
+
+    // 2-step untargeted attack: invariants
+    let steps = Array::new();
+    let log = steps.clone();
+    let progress = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |p: JsValue| {
+        log.push(&p);
+        JsValue::TRUE
+    });
+    let opts = options(&[("steps", 2.into()), ("eps", 8.into()), ("loss", "segpgd".into())]);
+    let cb: &Function = progress.as_ref().unchecked_ref();
+    let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone()))).await.unwrap();
+    assert_eq!(num(&r, "stepsRun"), 2.0);
+    web_sys::console::log_1(&format!("{backend}: 2-step untargeted attack {:.2} s (first)", num(&r, "seconds")).into());
+    let attack_steps: Vec<JsValue> = steps.iter().filter(|p| get(p, "stage").as_string().as_deref() == Some("attack")).collect();
+    assert_eq!(attack_steps.len(), 3, "one progress report per iterate x_0, x_1, x_2");
+    let history = Array::from(&get(&r, "history"));
+    assert_eq!(history.length(), 3);
+    // the clean map of the attack is the segmentation's map
+    assert_eq!(bytes_at(&r, "cleanMaps", 0), map);
+    // the 8-bit adversarial image stays in the ε-ball (8/255 is a whole number of grey levels)
+    let adv = bytes_at(&r, "adversarial", 0);
+    let orig = bytes_at(&r, "images", 0);
+    let linf = adv.iter().zip(&orig).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+    assert!(linf <= 8 && linf > 0, "L∞ {linf} grey levels");
+    assert!((num(&r, "linf") * 255.0 - f64::from(linf)).abs() < 1e-3);
+    // the PNG holds exactly the adversarial pixels
+    let png = image_io::decode(&bytes_at(&r, "pngs", 0)).unwrap();
+    assert_eq!(png.as_raw().to_vec(), adv);
+    // the attack moved predictions off the clean map, and reports it consistently
+    let adv_map = bytes_at(&r, "adversarialMaps", 0);
+    let vs_clean = num(&get(&r, "vsClean"), "agreement");
+    assert!((vs_clean - agreement(&adv_map, &map)).abs() < 1e-9);
+    assert!(vs_clean < 0.999, "{backend}: 2 steps of 8/255 left agreement at {vs_clean}");
+    let psnr = num(&r, "psnr");
+    assert!(psnr > 30.0 && psnr.is_finite(), "PSNR {psnr}");
+    drop(progress);
+
+    // 2-step targeted attack to class 15 (person): closer to the target than the clean map
+    let opts = options(&[("steps", 2.into()), ("eps", 8.into()), ("mode", "targeted-class".into()), ("targetClass", 15.into())]);
+    let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, None)).await.unwrap();
+    web_sys::console::log_1(
+        &format!("{backend}: 2-step targeted attack {:.2} s (warm): {:.3} PGD steps/s", num(&r, "seconds"), 2.0 / num(&r, "seconds")).into(),
+    );
+    let before = num(&get(&r, "cleanVsReference"), "agreement");
+    let after = num(&get(&r, "vsReference"), "agreement");
+    web_sys::console::log_1(&format!("{backend}: targeted agreement {before:.4} -> {after:.4}").into());
+    assert!(after > before, "{backend}: targeted agreement {before} -> {after}");
+}
+
+#[wasm_bindgen_test]
+async fn cpu_backend_segments_and_attacks() {
+    check_backend("cpu").await;
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_backend_segments_and_attacks() {
+    check_backend("webgpu").await;
+}
+
+#[wasm_bindgen_test]
+async fn errors_quote_the_bad_value_and_the_session_keeps_working() {
+    let s = session("cpu").await;
+    let bad = |pairs: &[(&str, JsValue)]| options(pairs);
+    let cases: Vec<(JsValue, &str)> = vec![
+        (bad(&[("mode", "sideways".into())]), "'sideways'"),
+        (bad(&[("eps", (-3).into())]), "-3"),
+        (bad(&[("loss", "hinge".into())]), "'hinge'"),
+        (bad(&[("steps", 0.into())]), "steps = 0"),
+        (bad(&[("mode", "targeted-class".into()), ("targetClass", 42.into())]), "class 42"),
+        (bad(&[("mode", "targeted-image".into()), ("targetIndex", 3.into())]), "target image 4"),
+        (bad(&[("colour", "red".into())]), "colour"),
+    ];
+    for (opts, want) in cases {
+        let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts, None, None), want).await;
+        assert!(e.contains(want), "error {e:?} does not quote {want:?}");
+    }
+    let e = failure(s.segment(images(&[b"not an image at all"]), 257, 257, None), "not an image").await;
+    assert!(e.contains("image 1"), "{e}");
+    let e = failure(s.segment(images(&[IMAGE]), 300, 200, None), "300×200").await;
+    assert!(e.contains("300×200"), "{e}");
+    let e = Session::create("no-such-model".into(), vec![1, 2, 3], "cpu".into()).await.err().map(JsValue::from).unwrap();
+    assert!(format!("{:?}", e).contains("no-such-model"));
+    let e = Session::create(MODEL.into(), vec![1, 2, 3], "cpu".into()).await.err().map(JsValue::from).unwrap();
+    assert!(format!("{:?}", e).contains("sha256"));
+    // a painted map: wrong size, then a class out of range
+    let opts = || bad(&[("mode", "targeted-map".into()), ("steps", 1.into())]);
+    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts(), Some(Uint8Array::from(&[1u8; 10][..])), None), "10 pixels").await;
+    assert!(e.contains("10 pixels"), "{e}");
+    let mut painted = vec![255u8; 257 * 257];
+    painted[257 * 3 + 2] = 77;
+    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts(), Some(Uint8Array::from(&painted[..])), None), "class 77").await;
+    assert!(e.contains("class 77 at pixel (2, 3)"), "{e}");
+    // still working
+    assert!(settle(s.segment(images(&[IMAGE]), 257, 257, None)).await.is_ok());
+}
+
+#[wasm_bindgen_test]
+async fn progress_returning_false_cancels_and_a_painted_map_attack_runs() {
+    let s = session("cpu").await;
+    let stop = Closure::<dyn FnMut(JsValue) -> JsValue>::new(|p: JsValue| {
+        JsValue::from_bool(get(&p, "stage").as_string().as_deref() != Some("attack"))
+    });
+    let opts = options(&[("steps", 50.into())]);
+    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(stop.as_ref().unchecked_ref::<Function>().clone())), "cancel")
+        .await;
+    assert_eq!(e, "cancelled");
+    // targeted-map: paint the top-left quarter "person"; unpainted pixels keep their class
+    let mut painted = vec![255u8; 257 * 257];
+    for y in 0..128 {
+        for x in 0..128 {
+            painted[y * 257 + x] = 15;
+        }
+    }
+    let opts = options(&[("steps", 2.into()), ("mode", "targeted-map".into())]);
+    let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, Some(Uint8Array::from(&painted[..])), None)).await.unwrap();
+    let reference = bytes_at(&r, "referenceMaps", 0);
+    let clean = bytes_at(&r, "cleanMaps", 0);
+    assert_eq!(reference[0], 15);
+    assert_eq!(reference[256 * 257 + 256], clean[256 * 257 + 256], "outside the paint the clean class is kept");
+    let history = Array::from(&get(&r, "history"));
+    let (first, last) = (history.get(0), history.get(history.length() - 1));
+    let (before, after) = (num(&get(&r, "cleanVsReference"), "agreement"), num(&get(&r, "vsReference"), "agreement"));
+    web_sys::console::log_1(
+        &format!("painted map: agreement {before:.4} -> {after:.4}, loss {} -> {}", num(&first, "loss"), num(&last, "loss")).into(),
+    );
+    assert!(num(&last, "loss") < num(&first, "loss"), "a targeted attack descends its loss");
+}
+
+#[wasm_bindgen_test]
+async fn working_sizes_keep_the_aspect_and_follow_the_size_rule() {
+    const SMALL: &[u8] = include_bytes!("../weights/espnetv2_s_0.5_pascal_384x384.safetensors");
+    let s = Session::create("espnetv2-voc-s0.5".into(), SMALL.to_vec(), "cpu".into()).await.map_err(JsValue::from).unwrap();
+    let size = |w, h, m| s.input_size(w, h, m).map_err(JsValue::from);
+    assert_eq!(size(513, 513, 0).unwrap(), vec![384, 384], "the native longer side");
+    assert_eq!(size(1000, 500, 0).unwrap(), vec![384, 192]);
+    assert_eq!(size(500, 375, 512).unwrap(), vec![496, 368], "never upscaled, snapped to multiples of 16");
+    assert_eq!(size(100, 3000, 256).unwrap(), vec![16, 256]);
+    assert!(format!("{:?}", size(0, 10, 0).unwrap_err()).contains("0×10"));
+    assert!(format!("{:?}", size(10, 10, 5).unwrap_err()).contains("max side 5"));
+    assert_eq!(get(&s.info().map_err(JsValue::from).unwrap(), "classes").dyn_into::<Array>().unwrap().length(), 21);
+    let dl = session("cpu").await;
+    assert_eq!(dl.input_size(1000, 500, 0).map_err(JsValue::from).unwrap(), vec![257, 257], "DeepLab takes 257×257 only");
+}

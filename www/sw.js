@@ -1,0 +1,31 @@
+// Offline cache: app files network-first (a rebuilt page is picked up), weights, samples and the
+// wasm bundle cache-first once fetched; only same-origin requests are handled.
+const CACHE = 'advseg-v1';
+const SHELL = ['./', 'index.html', 'style.css', 'main.js', 'api.js', 'view.js', 'worker.js', 'pkg/advseg.js', 'pkg/advseg_bg.wasm', 'samples/index.json'];
+
+self.addEventListener('install', (ev) => {
+  ev.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).catch(() => {}));
+});
+self.addEventListener('activate', (ev) => { ev.waitUntil(self.clients.claim()); });
+
+self.addEventListener('fetch', (ev) => {
+  const url = new URL(ev.request.url);
+  if (url.origin !== self.location.origin || ev.request.method !== 'GET') return;
+  const immutable = url.pathname.includes('/weights/') || url.pathname.includes('/samples/');
+  ev.respondWith((async () => {
+    const cache = await caches.open(CACHE);
+    if (immutable) {
+      const hit = await cache.match(ev.request);
+      if (hit) return hit;
+    }
+    try {
+      const res = await fetch(ev.request);
+      if (res.ok) cache.put(ev.request, res.clone());
+      return res;
+    } catch (err) {
+      const hit = await cache.match(ev.request, { ignoreSearch: true });
+      if (hit) return hit;
+      throw err;
+    }
+  })());
+});

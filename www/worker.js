@@ -1,0 +1,117 @@
+// The Web Worker that owns the wasm instance, so the page never freezes.
+//
+// Messages in:  {id, op: 'load' | 'segment' | 'attack' | 'scaling' | 'cancel', args}
+//               plus one {op: 'init', cancelFlag?: SharedArrayBuffer} first.
+// Messages out: {id, status: 'progress', progress} while running, then
+//               {id, status: 'done', result} or {id, status: 'error', error: string}.
+import init, { Session, listModels } from './pkg/advseg.js';
+
+/** @type {Session | null} */
+let session = null;
+/** @type {string} */
+let sessionKey = '';
+/** @type {Int32Array | null} set to 1 by the page to cancel (when cross-origin isolated) */
+let cancelFlag = null;
+const ready = init({ module_or_path: new URL('./pkg/advseg_bg.wasm', import.meta.url) });
+
+/**
+ * The weights of a model, fetched lazily from weights/ (the service worker caches them).
+ * @param {string} file
+ * @returns {Promise<Uint8Array>}
+ */
+async function fetchWeights(file) {
+  const res = await fetch(new URL(`./weights/${file}`, import.meta.url));
+  if (!res.ok) throw new Error(`weights/${file}: HTTP ${res.status} (run scripts/demo.sh to fetch the weights)`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/**
+ * A progress callback for the wasm API: posts each update, returns false to cancel.
+ * @param {number} id
+ */
+function progressOf(id) {
+  return (/** @type {any} */ p) => {
+    self.postMessage({ id, status: 'progress', progress: p });
+    return !(cancelFlag && Atomics.load(cancelFlag, 0) === 1);
+  };
+}
+
+/** @param {any} err */
+function message(err) {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'string') return err;
+  try { return JSON.stringify(err); } catch { return String(err); }
+}
+
+/**
+ * @param {number} id
+ * @param {string} op
+ * @param {any} args
+ */
+async function handle(id, op, args) {
+  await ready;
+  if (op === 'models') return listModels();
+  if (op === 'load') {
+    const key = `${args.model}/${args.backend || 'auto'}`;
+    if (session && sessionKey === key) {
+      return await describe(session, 0);
+    }
+    const t0 = performance.now();
+    const models = listModels();
+    const entry = models.find((/** @type {any} */ m) => m.name === args.model);
+    if (!entry) throw new Error(`unknown model '${args.model}'`);
+    self.postMessage({ id, status: 'progress', progress: { stage: `fetching ${entry.file}`, fraction: 0.1 } });
+    const bytes = await fetchWeights(entry.file);
+    self.postMessage({ id, status: 'progress', progress: { stage: 'building the network', fraction: 0.5 } });
+    if (session) { session.free(); session = null; }
+    session = await Session.create(args.model, bytes, args.backend || 'auto');
+    sessionKey = key;
+    return await describe(session, (performance.now() - t0) / 1000);
+  }
+  if (!session) throw new Error('no model is loaded yet');
+  if (cancelFlag) Atomics.store(cancelFlag, 0, 0);
+  const progress = progressOf(id);
+  switch (op) {
+    case 'inputSize': return session.inputSize(args.width, args.height, args.maxSide || 0);
+    case 'segment': return await session.segment(args.images, args.width, args.height, progress);
+    case 'attack':
+      return await session.attack(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, progress);
+    case 'scaling':
+      return await session.scalingAttack(args.source, args.target ?? undefined, args.options, args.wantedMap ?? undefined, progress);
+    default: throw new Error(`unknown operation '${op}'`);
+  }
+}
+
+/**
+ * The session as the page shows it; on WebGPU the adapter's own description (burn's name for
+ * it can be empty in browsers).
+ * @param {Session} s @param {number} seconds
+ */
+async function describe(s, seconds) {
+  let backend = s.backend;
+  if (s.webgpu && 'gpu' in navigator) {
+    try {
+      const adapter = await /** @type {any} */ (navigator).gpu.requestAdapter();
+      const i = adapter && adapter.info;
+      const name = i ? [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ') : '';
+      if (name) backend = `WebGPU: ${name}${adapter.isFallbackAdapter || (i && i.isFallbackAdapter) ? ' (software)' : ''}`;
+    } catch { /* keep burn's description */ }
+  }
+  return { backend, webgpu: s.webgpu, note: s.note, info: s.info(), seconds };
+}
+
+self.onmessage = async (/** @type {MessageEvent} */ ev) => {
+  const { id, op, args } = ev.data;
+  if (op === 'init') { cancelFlag = ev.data.cancelFlag ? new Int32Array(ev.data.cancelFlag) : null; return; }
+  if (op === 'cancel') { if (session) session.cancel(); return; }
+  try {
+    const result = await handle(id, op, args);
+    self.postMessage({ id, status: 'done', result });
+  } catch (err) {
+    self.postMessage({ id, status: 'error', error: message(err) });
+  }
+};
+
+// A wasm trap (e.g. a panic) surfaces here: report it instead of hanging the page.
+self.addEventListener('error', (ev) => { self.postMessage({ id: -1, status: 'error', error: `worker: ${ev.message}` }); });
+self.addEventListener('unhandledrejection', (ev) => { self.postMessage({ id: -1, status: 'error', error: `worker: ${message(ev.reason)}` }); });

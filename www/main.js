@@ -296,6 +296,14 @@ function pgdOptions() {
   };
 }
 
+/** The defense toggles as attack options (nothing when no defense is chosen). */
+function defenseOptions() {
+  const multiscale = $('def-multiscale').checked;
+  const reconstruct = $('def-reconstruct').value;
+  if (!multiscale && !reconstruct) return {};
+  return { multiscale, reconstruct, adaptive: $('def-adaptive').checked };
+}
+
 async function run() {
   if (!state.size || state.images.length === 0) throw new Error('add an image first');
   hideError();
@@ -334,7 +342,7 @@ async function run() {
       const mode = state.mode === 'untargeted' ? 'untargeted' : `targeted-${kind}`;
       const options = {
         ...pgd, mode, targetIndex: Number($('target-index').value || 0), targetClass: Number($('target-class').value || 0),
-        keepUnpainted: $('unpainted').value === 'keep',
+        keepUnpainted: $('unpainted').value === 'keep', ...defenseOptions(),
       };
       const r = await api.call('attack', {
         images: state.images.map((im) => im.bytes.slice()), width: w, height: h, options,
@@ -407,7 +415,7 @@ function renderViews() {
   caption('adversarial-map', 'adversarial map'); caption('target-map', 'target map');
   const c = state.clean;
   if (!c || !c.images[i]) {
-    for (const v of ['original', 'adversarial', 'perturbation', 'clean', 'adversarial-map', 'target-map', 'overlay']) show(v, null);
+    for (const v of ['original', 'adversarial', 'perturbation', 'clean', 'adversarial-map', 'target-map', 'defended-map', 'overlay']) show(v, null);
     return;
   }
   const { width: w, height: h } = c;
@@ -423,8 +431,10 @@ function renderViews() {
     show('target-map', r.targeted ? view.mapImage(r.referenceMaps[i], w, h, pal) : null);
     show('overlay', view.overlayImage(r.adversarial[i], r.adversarialMaps[i], w, h, pal, alpha));
     caption('overlay', 'overlay: adversarial map on the adversarial image');
+    show('defended-map', r.defense ? view.mapImage(r.defense.adversarialMaps[i], w, h, pal) : null);
+    caption('defended-map', r.defense ? `defended map (${r.defense.label}${r.defense.adaptive ? ', adaptive attack' : ''})` : 'defended map');
   } else {
-    for (const v of ['adversarial', 'perturbation', 'adversarial-map', 'target-map']) show(v, null);
+    for (const v of ['adversarial', 'perturbation', 'adversarial-map', 'target-map', 'defended-map']) show(v, null);
     caption('perturbation', 'perturbation');
     show('overlay', view.overlayImage(c.images[i], c.maps[i], w, h, pal, alpha));
     caption('overlay', 'overlay: clean map on the image');
@@ -437,6 +447,7 @@ function renderScaling(pal, alpha) {
   const r = state.result;
   const img = (/** @type {any} */ o) => view.rgbImage(o.rgb, o.width, o.height);
   const map = (/** @type {any} */ m) => view.mapImage(m.classes, m.width, m.height, pal);
+  show('defended-map', null); caption('defended-map', 'defended map');
   show('original', img(r.source)); caption('original', `source (${r.source.width}×${r.source.height})`);
   show('adversarial', img(r.attack)); caption('adversarial', `attack image (${r.attack.width}×${r.attack.height})`);
   const p = view.perturbationImage(r.attack.rgb, r.source.rgb, r.attack.width, r.attack.height);
@@ -540,6 +551,12 @@ function renderMetrics() {
     if (r.targeted) m('clean vs target', r.cleanVsReference);
     m('adversarial vs clean', r.vsClean);
     if (r.targeted) m('adversarial vs target', r.vsReference);
+    if (r.defense) {
+      const tag = `defended (${r.defense.label}${r.defense.adaptive ? ', adaptive' : ''})`;
+      m(`${tag}: clean vs clean`, r.defense.cleanVsClean);
+      m(`${tag}: adversarial vs clean`, r.defense.vsClean);
+      if (r.targeted) m(`${tag}: adversarial vs target`, r.defense.vsReference);
+    }
     rows.push(['', 'L∞', 'L2', 'PSNR']);
     rows.push(['batch (8-bit)', `${view.fmt(r.linf * 255, 1)}/255`, view.fmt(r.l2, 3), `${view.fmt(r.psnr, 2)} dB`]);
     const s = r.perImage[state.selected];

@@ -6,6 +6,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::attack::{Goal, ImageStats, LossKind, MapMetrics, Mask, Norm, PgdConfig};
+use crate::defense::{DefenseConfig, MultiScaleConfig, Pipeline};
 use crate::error::{Error, Result};
 use crate::image_io;
 use crate::metrics::VOID;
@@ -115,6 +116,16 @@ pub(crate) struct AttackOptions {
     pub random_start: bool,
     pub seed: u64,
     pub keep_unpainted: bool,
+    /// Defense: multi-scale inference (scales 0.5, 0.75, 1.0, 1.25 by default).
+    pub multiscale: bool,
+    /// Defense: the multi-scale scales (default 0.5, 0.75, 1.0, 1.25).
+    pub scales: Option<Vec<f64>>,
+    /// Defense: mirror too (multi-scale only).
+    pub flip: bool,
+    /// Defense: reconstruction steps, e.g. `jpeg:75,median:3` (empty: none).
+    pub reconstruct: String,
+    /// Attack the defended model itself (EOT through multi-scale inference).
+    pub adaptive: bool,
 }
 
 impl Default for AttackOptions {
@@ -131,6 +142,11 @@ impl Default for AttackOptions {
             random_start: false,
             seed: 0,
             keep_unpainted: true,
+            multiscale: false,
+            scales: None,
+            flip: true,
+            reconstruct: String::new(),
+            adaptive: false,
         }
     }
 }
@@ -138,6 +154,7 @@ impl Default for AttackOptions {
 impl Known for AttackOptions {
     const KEYS: &'static [&'static str] = &[
         "mode", "targetIndex", "targetClass", "eps", "steps", "stepSize", "loss", "norm", "randomStart", "seed", "keepUnpainted",
+        "multiscale", "scales", "flip", "reconstruct", "adaptive",
     ];
 }
 
@@ -188,6 +205,33 @@ impl AttackOptions {
                 "unknown attack mode '{other}' (expected untargeted, targeted-image, targeted-class or targeted-map)"
             ))),
         }
+    }
+
+    /// The defense the options ask for, if any (every value checked).
+    pub(crate) fn defense(&self) -> Result<Option<DefenseConfig>> {
+        let pipeline = Pipeline::parse(&self.reconstruct)?;
+        if !self.multiscale && pipeline.is_empty() {
+            if self.adaptive {
+                return Err(Error::InvalidArgument("adaptive is set but no defense is chosen".into()));
+            }
+            return Ok(None);
+        }
+        let multiscale = self.multiscale.then(|| {
+            let c = MultiScaleConfig::new().with_flip(self.flip);
+            match &self.scales {
+                Some(s) => c.with_scales(s.clone()),
+                None => c,
+            }
+        });
+        if self.adaptive && !pipeline.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "the adaptive attack through '{pipeline}' (BPDA) runs in the native CLI (advseg eval --experiment); \
+                 in the browser the adaptive attack covers multi-scale inference only"
+            )));
+        }
+        let cfg = DefenseConfig::new().with_reconstruct(pipeline).with_multiscale(multiscale);
+        cfg.validate()?;
+        Ok(Some(cfg))
     }
 
     pub(crate) fn to_js(&self) -> Result<JsValue> {

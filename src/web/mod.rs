@@ -25,7 +25,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::attack::{AttackResult, Control, Progress, pgd_async};
+use crate::attack::{AttackResult, Control, Progress, compare_maps, pgd_async};
+use crate::defense::Defended;
 use crate::error::{Error, Result};
 use crate::image_io::{self, ResizeMethod};
 use crate::model::zoo::{self, ModelSpec};
@@ -283,14 +284,31 @@ impl Session {
             let map = target_map.map(|m| m.to_vec());
             let goal = opts.goal(inner.spec.num_classes(), images.length() as usize, w, h, map)?;
             let cfg = opts.pgd_config()?;
+            let defense = opts.defense()?.map(|d| Defended::new(inner.model.clone(), &d).map(|m| (m, d.label()))).transpose()?;
             let t0 = js_sys::Date::now();
             report_stage(&progress, "decoding", 0.0)?;
             let imgs = decode_all(&inner, &images, w, h)?;
             let x = to_batch(&imgs, &inner.device)?;
             let mut observer = |p: &Progress| observe(&inner, &progress, p);
-            let result = pgd_async(&inner.model, x, &goal, &cfg, Some(&mut observer)).await?;
+            let result = match &defense {
+                // the adaptive attack differentiates through the defended model (EOT)
+                Some((d, _)) if opts.adaptive => pgd_async(d, x, &goal, &cfg, Some(&mut observer)).await?,
+                _ => pgd_async(&inner.model, x, &goal, &cfg, Some(&mut observer)).await?,
+            };
+            let defended = match &defense {
+                None => None,
+                Some((d, label)) => {
+                    report_stage(&progress, "defending", 0.95)?;
+                    let q = result.quantized.as_ref().ok_or_else(|| Error::Backend("the attack returned no 8-bit images".into()))?;
+                    let device = crate::backend::autodiff(&inner.device);
+                    let clean01: Vec<_> = imgs.iter().map(image_io::to_tensor01).collect();
+                    let clean = d.predict_async(&clean01, &device).await?;
+                    let adv = d.predict_async(&q.images, &device).await?;
+                    Some(DefendedMaps { label: label.clone(), clean, adv })
+                }
+            };
             let seconds = (js_sys::Date::now() - t0) / 1000.0;
-            attack_result(&imgs, &result, &opts, seconds)
+            attack_result(&imgs, &result, &opts, defended.as_ref(), inner.spec.num_classes(), seconds)
         })
     }
 
@@ -448,8 +466,22 @@ fn map_list(maps: &[ClassMap]) -> Array {
     maps.iter().map(|m| JsValue::from(Uint8Array::from(m.data.as_slice()))).collect()
 }
 
+/// What the defended model makes of the clean and the adversarial images.
+struct DefendedMaps {
+    label: String,
+    clean: Vec<ClassMap>,
+    adv: Vec<ClassMap>,
+}
+
 /// The JS object of an attack's result.
-fn attack_result(originals: &[RgbImage], r: &AttackResult, opts: &AttackOptions, seconds: f64) -> Result<JsValue> {
+fn attack_result(
+    originals: &[RgbImage],
+    r: &AttackResult,
+    opts: &AttackOptions,
+    defended: Option<&DefendedMaps>,
+    num_classes: usize,
+    seconds: f64,
+) -> Result<JsValue> {
     // the 8-bit images (what the PNG download holds) are the result shown; pgd_config always
     // asks for them
     let q = r.quantized.as_ref().ok_or_else(|| Error::Backend("the attack returned no 8-bit images".into()))?;
@@ -465,6 +497,18 @@ fn attack_result(originals: &[RgbImage], r: &AttackResult, opts: &AttackOptions,
         .map(|s| Setter::new().num("step", s.step as f64).num("loss", s.loss).num("agreement", s.mean_agreement).num("miou", s.miou).done())
         .collect();
     let per_image: Array = q.per_image.iter().map(convert::image_stats).collect();
+    let defense = match defended {
+        None => JsValue::NULL,
+        Some(d) => Setter::new()
+            .str("label", &d.label)
+            .bool("adaptive", opts.adaptive)
+            .val("cleanMaps", &map_list(&d.clean))
+            .val("adversarialMaps", &map_list(&d.adv))
+            .val("cleanVsClean", &convert::map_metrics(&compare_maps(&d.clean, &r.clean_maps, num_classes)?))
+            .val("vsClean", &convert::map_metrics(&compare_maps(&d.adv, &r.clean_maps, num_classes)?))
+            .val("vsReference", &convert::map_metrics(&compare_maps(&d.adv, &r.reference_maps, num_classes)?))
+            .done(),
+    };
     Ok(Setter::new()
         .num("width", originals[0].width() as f64)
         .num("height", originals[0].height() as f64)
@@ -487,6 +531,7 @@ fn attack_result(originals: &[RgbImage], r: &AttackResult, opts: &AttackOptions,
         .num("psnr", q.psnr)
         .val("perImage", &per_image)
         .val("history", &history)
+        .val("defense", &defense)
         .done())
 }
 

@@ -114,6 +114,28 @@ try {
   assert.equal(rep.history.length, 3);
   assert.ok(rep.linf <= 8.5 / 255 && rep.linf > 0, `L∞ ${rep.linf}`);
 
+  // 3b. defenses: multi-scale + JPEG in front of the model (non-adaptive), 1 step
+  await page.check('#def-multiscale');
+  await page.selectOption('#def-reconstruct', 'jpeg:75');
+  await setSteps(1);
+  await run();
+  assert.ok(!(await bannerShown()), `no error: ${await page.textContent('#banner-text')}`);
+  assert.ok(await nonEmpty('defended-map'), 'the defended map is drawn');
+  assert.match(await page.textContent('figure[data-view="defended-map"] figcaption') || '', /jpeg:75 → ms\(/);
+  rows = await metricRows();
+  assert.ok(rows.some((r) => r[0].includes('jpeg:75') && r[0].endsWith('adversarial vs clean') && Number(r[3]) >= 0), JSON.stringify(rows));
+  assert.ok(rows.some((r) => r[0].endsWith('clean vs clean') && Number(r[3]) > 0.5), JSON.stringify(rows));
+  await shot('02b-defended');
+  // the adaptive attack through a reconstruction (BPDA) is native-only: a clear error, then the page goes on
+  await page.check('#def-adaptive');
+  await run();
+  assert.ok(await bannerShown(), 'adaptive + reconstruction shows the banner');
+  assert.match(await page.textContent('#banner-text') || '', /BPDA/);
+  await page.uncheck('#def-adaptive');
+  await page.uncheck('#def-multiscale');
+  await page.selectOption('#def-reconstruct', '');
+  await setSteps(2);
+
   // 4. targeted to image 2's map
   await page.click('button[data-mode="targeted"]');
   await page.check('input[name=tkind][value=image]');

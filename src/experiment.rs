@@ -774,21 +774,22 @@ fn transfer_matrix(
     let eps = attack::parse_fraction(&t.eps, "transfer eps")?;
     let cfg = a.pgd_config(eps, exp.seeds[0])?;
     let segs: Vec<Segmenter> = t.models.iter().map(|m| Segmenter::load(m, ad)).collect::<Result<_>>()?;
+    // each model's inputs and clean maps: the clean row, and the start and goal of its attack
     let mut clean_miou = Vec::new();
+    let mut clean_runs = Vec::new();
     for s in &segs {
         tick(format!("transfer: clean {}", s.spec.name));
         let (w, h) = s.spec.native_size;
-        let maps = predict(s, &inputs(items, w, h)?, exp.batch, ad)?;
+        let x = inputs(items, w, h)?;
+        let maps = predict(s, &x, exp.batch, ad)?;
         clean_miou.push(score(&maps, items, None, None, s.spec.num_classes())?.miou);
+        clean_runs.push((x, maps));
     }
     let (mut miou, mut pa) = (Vec::new(), Vec::new());
-    for src in &segs {
+    for (src, (x, clean)) in segs.iter().zip(&clean_runs) {
         tick(format!("transfer: craft on {}", src.spec.name));
-        let (w, h) = src.spec.native_size;
-        let x = inputs(items, w, h)?;
-        let clean = predict(src, &x, exp.batch, ad)?;
-        let (goal, _) = goal_for(a, src, &clean)?;
-        let c = craft(src, &x, &goal, &cfg, exp.batch, ad)?;
+        let (goal, _) = goal_for(a, src, clean)?;
+        let c = craft(src, x, &goal, &cfg, exp.batch, ad)?;
         let adv8: Vec<image::RgbImage> = c.images.iter().map(image_io::from_tensor01).collect::<Result<_>>()?;
         let (mut row_m, mut row_p) = (Vec::new(), Vec::new());
         for dst in &segs {

@@ -27,7 +27,7 @@ use burn::tensor::{Device, Tensor};
 use crate::attack::SegModel;
 use crate::error::{self, Error};
 use crate::image_io::RgbImage01;
-use crate::model::{ClassMap, Segmenter, batch_tensor, maps_from_data};
+use crate::model::{ClassMap, Segmenter, argmax_maps_async, batch_tensor};
 pub use multiscale::{Combine, MultiScale, MultiScaleConfig};
 pub use reconstruct::{Pipeline, Reconstruction};
 
@@ -153,14 +153,7 @@ impl Defended {
     pub async fn predict_async(&self, images: &[RgbImage01], device: &Device) -> error::Result<Vec<ClassMap>> {
         let rebuilt: Vec<RgbImage01> = images.iter().map(|im| self.pipeline.apply(im)).collect::<error::Result<_>>()?;
         let x = batch_tensor(&rebuilt, device)?;
-        let logits = self.network.logits(x)?;
-        let [n, _, h, w] = logits.dims();
-        let data = logits
-            .argmax(1)
-            .into_data_async()
-            .await
-            .map_err(|e| Error::Backend(format!("reading the defended maps failed: {e:?}")))?;
-        maps_from_data(data, n, h, w, self.num_classes)
+        argmax_maps_async(self.network.logits(x)?, self.num_classes).await
     }
 }
 

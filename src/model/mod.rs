@@ -112,15 +112,19 @@ impl Segmenter {
 
     /// [`Self::predict`] reading the result asynchronously (required on wasm).
     pub async fn predict_async(&self, x01: Tensor<4>) -> Result<Vec<ClassMap>> {
-        let logits = self.logits(x01)?;
-        let [n, _, h, w] = logits.dims();
-        let data = logits
-            .argmax(1)
-            .into_data_async()
-            .await
-            .map_err(|e| Error::Backend(format!("reading the class maps failed: {e:?}")))?;
-        maps_from_data(data, n, h, w, self.spec.num_classes())
+        argmax_maps_async(self.logits(x01)?, self.spec.num_classes()).await
     }
+}
+
+/// [`argmax_maps`] reading the result asynchronously (required on wasm).
+pub async fn argmax_maps_async(logits: Tensor<4>, num_classes: usize) -> Result<Vec<ClassMap>> {
+    let [n, _, h, w] = logits.dims();
+    let data = logits
+        .argmax(1)
+        .into_data_async()
+        .await
+        .map_err(|e| Error::Backend(format!("reading the class maps failed: {e:?}")))?;
+    maps_from_data(data, n, h, w, num_classes)
 }
 
 /// Argmax over channels, synchronously read. Classes ≥ `num_classes` become [`VOID`].

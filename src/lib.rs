@@ -3,29 +3,34 @@
 //! Adversarial attacks and defenses on semantic segmentation networks, in Rust on burn: the
 //! same core runs natively (CLI, tests) and in the browser (WebAssembly + WebGPU).
 //!
-//! - [`attack`]: the PGD family (untargeted, targeted to an image's map, a class or a painted
-//!   map; CE, SegPGD and CosPGD losses; L∞ and L2), running on any autodiff device;
-//! - [`model`]: ESPNetv2 (VOC, Cityscapes) and DeepLabV3-MobileNetV2 (VOC) with their pretrained
-//!   weights, images in [0, 1] RGB in, logits out;
-//! - [`metrics`]: confusion matrices, mIoU, pixel accuracy, agreement, L∞/L2/PSNR;
-//! - [`image_io`]: decoding, resizing as Pillow does, colour maps and overlays;
-//! - [`scaling`]: OpenCV/Pillow scalers as coefficient matrices, the image-scaling attack
-//!   (Quiring et al., USENIX Security 2020) and its defenses;
-//! - [`defense`]: multi-scale inference and input reconstruction, with the adaptive attacks
-//!   (EOT, BPDA) that test them;
-//! - [`experiment`]: the experiment runner (TOML in; clean / attacked / defended tables and the
-//!   transfer matrix out);
-//! - [`backend`]: the one place that picks devices (CPU `flex`, `wgpu`, autodiff).
+//! The modules are layers; each imports only from the layers above it in this list (checked
+//! by `tests/layers.rs`; `docs/architecture.md` says where each concept lives):
+//!
+//! 1. foundation — [`error`] (the one error type), [`backend`] (the only place naming devices),
+//!    [`util`] (the blocking executor, fractions, RNG, timing, thread loops);
+//! 2. [`data`] — class maps and the one `VOID`, datasets (classes, palettes), labelled folders;
+//! 3. [`resize`] — the OpenCV / Pillow scalers as coefficient matrices;
+//! 4. [`image`] — decoding, `[0, 1]` planar images, resizing, label PNGs, colour maps;
+//! 5. [`metrics`] — confusion matrices, map scores, L∞ / L2 / PSNR;
+//! 6. [`model`] — the networks, the zoo, weights and the `SegModel` interface;
+//! 7. [`defense`] — multi-scale inference and input reconstruction (EOT / BPDA as a model);
+//! 8. [`attack`] — the attack spec, the PGD loop, goals, losses, norms and reports;
+//! 9. [`scaling`] — the image-scaling attack and its defenses;
+//! 10. [`experiment`] — experiment files, the runner, transfer matrices and tables (native);
+//! 11. front ends — the `advseg` CLI (`src/bin/advseg/`) and [`web`] (wasm32 only).
 
-pub mod attack;
-pub mod backend;
-pub mod defense;
 pub mod error;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod experiment;
-pub mod image_io;
+pub mod backend;
+pub mod util;
+pub mod data;
+pub mod resize;
+pub mod image;
 pub mod metrics;
 pub mod model;
+pub mod defense;
+pub mod attack;
 pub mod scaling;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod experiment;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

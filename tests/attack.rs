@@ -9,12 +9,15 @@ mod common;
 use std::time::Instant;
 
 use advseg::attack::{
-    self, AttackResult, Control, Goal, LossKind, Mask, Norm, PgdConfig, Progress, compare_maps, norm::SplitMix64,
+    self, AttackResult, Control, Goal, LossKind, Mask, Norm, PgdConfig, Progress,
 };
 use advseg::backend;
 use advseg::error::Error;
-use advseg::image_io::{self, ResizeMethod, RgbImage01};
-use advseg::model::{ClassMap, Segmenter, batch_tensor};
+use advseg::image::{self as imaging, ResizeMethod, RgbImage01};
+use advseg::data::ClassMap;
+use advseg::metrics::compare_maps;
+use advseg::model::{Segmenter, batch_tensor};
+use advseg::util::{SplitMix64, block_on};
 use burn::tensor::{Device, Tensor, TensorData};
 
 const VOC: [&str; 10] = ["0", "1", "8", "20", "23", "114", "166", "294", "417", "474"];
@@ -25,10 +28,10 @@ fn voc(names: &[&str], w: usize, h: usize) -> (Vec<RgbImage01>, Vec<ClassMap>) {
     names
         .iter()
         .map(|n| {
-            let img = image_io::load(&dir.join(format!("{n}.png"))).unwrap();
-            let img = image_io::resize(&img, w as u32, h as u32, ResizeMethod::PilBilinear).unwrap();
-            let (gt, gw, gh) = image_io::load_label_png(&dir.join(format!("{n}_label.png"))).unwrap();
-            (image_io::to_tensor01(&img), ClassMap { width: gw, height: gh, data: gt })
+            let img = imaging::load(&dir.join(format!("{n}.png"))).unwrap();
+            let img = imaging::resize(&img, w as u32, h as u32, ResizeMethod::PilBilinear).unwrap();
+            let (gt, gw, gh) = imaging::load_label_png(&dir.join(format!("{n}_label.png"))).unwrap();
+            (imaging::to_tensor01(&img), ClassMap { width: gw, height: gh, data: gt })
         })
         .unzip()
 }
@@ -96,7 +99,7 @@ fn untargeted_espnetv2_breaks_miou_even_after_8bit_and_segpgd_cospgd_match_ce() 
     let k = seg.spec.num_classes();
     let cfg = untargeted_cfg(LossKind::Ce).with_quantize(true);
     let mut obs = log_progress("espnetv2 ce");
-    let r = attack::pgd(&seg, x.clone(), &Goal::untargeted(), &cfg, Some(&mut obs)).unwrap();
+    let r = block_on(attack::pgd(&seg, x.clone(), &Goal::untargeted(), &cfg, Some(&mut obs))).unwrap();
     check_invariants(&r, &images, Norm::Linf, 4.0 / 255.0, "espnetv2");
     let clean = compare_maps(&r.clean_maps, &gts, k).unwrap();
     let adv = compare_maps(&r.adversarial.maps, &gts, k).unwrap();
@@ -129,7 +132,7 @@ fn untargeted_espnetv2_breaks_miou_even_after_8bit_and_segpgd_cospgd_match_ce() 
     let ce = compare_maps(&ce_maps, &sub_gt, k).unwrap().miou;
     for loss in [LossKind::SegPgd, LossKind::CosPgd] {
         let t = Instant::now();
-        let rl = attack::pgd(&seg, sub_x.clone(), &Goal::untargeted(), &untargeted_cfg(loss), None).unwrap();
+        let rl = block_on(attack::pgd(&seg, sub_x.clone(), &Goal::untargeted(), &untargeted_cfg(loss), None)).unwrap();
         check_invariants(&rl, &sub_images, Norm::Linf, 4.0 / 255.0, "espnetv2 subset");
         // batch order: the subset's clean maps are those of the same images in the full batch
         for (j, &i) in LOSS_SUBSET.iter().enumerate() {
@@ -149,7 +152,7 @@ fn untargeted_deeplab_ce_segpgd_cospgd() {
     let mut ce = f64::NAN;
     for loss in [LossKind::Ce, LossKind::SegPgd, LossKind::CosPgd] {
         let t = Instant::now();
-        let r = attack::pgd(&seg, x.clone(), &Goal::untargeted(), &untargeted_cfg(loss), None).unwrap();
+        let r = block_on(attack::pgd(&seg, x.clone(), &Goal::untargeted(), &untargeted_cfg(loss), None)).unwrap();
         check_invariants(&r, &images, Norm::Linf, 4.0 / 255.0, "deeplab");
         let clean = compare_maps(&r.clean_maps, &gts, k).unwrap();
         let adv = compare_maps(&r.adversarial.maps, &gts, k).unwrap();
@@ -187,7 +190,7 @@ fn targeted_to_the_map_of_image_2_raises_agreement() {
     // from one step to the next), so the attack keeps each image's best iterate.
     let cfg = PgdConfig::new().with_eps(8.0 / 255.0).with_steps(20).with_keep_best(true);
     let t = Instant::now();
-    let r = attack::pgd(&seg, x, &Goal::to_image(1), &cfg, None).unwrap();
+    let r = block_on(attack::pgd(&seg, x, &Goal::to_image(1), &cfg, None)).unwrap();
     check_invariants(&r, &images, Norm::Linf, 8.0 / 255.0, "targeted");
     assert!(r.targeted);
     // the target is image #2's clean map, for every image
@@ -250,7 +253,7 @@ fn property_invariants_over_random_configs() {
             .with_early_stop(if rng.below(3) == 0 { Some(rng.next_f64()) } else { None })
             .with_quantize(rng.below(2) == 0);
         let tag = format!("case {case}: {goal_kind} {w}x{h} n={n} {}", serde_json::to_string(&cfg).unwrap_or_default());
-        let r = attack::pgd(&seg, x, &goal, &cfg, None).unwrap_or_else(|e| panic!("{tag}: {e}"));
+        let r = block_on(attack::pgd(&seg, x, &goal, &cfg, None)).unwrap_or_else(|e| panic!("{tag}: {e}"));
         check_invariants(&r, &images, norm, eps, &tag);
         assert!(r.steps_run <= cfg.steps && r.history.len() == r.steps_run + 1, "{tag}");
         assert_eq!(r.targeted, goal.is_targeted(), "{tag}");
@@ -261,8 +264,8 @@ fn property_invariants_over_random_configs() {
         }
         // batch order: output i is the attack of input i (its clean map is image i's alone)
         for (i, img) in images.iter().enumerate() {
-            let alone = seg.predict_async(batch_tensor(std::slice::from_ref(img), &backend::cpu()).unwrap());
-            let alone = attack::block_on(alone).unwrap().remove(0);
+            let alone = seg.predict(batch_tensor(std::slice::from_ref(img), &backend::cpu()).unwrap());
+            let alone = block_on(alone).unwrap().remove(0);
             let a = advseg::metrics::agreement(&alone.data, &r.clean_maps[i].data, None).unwrap();
             assert!(a > 0.999, "{tag}: clean map {i} is not image {i}'s ({a})");
         }
@@ -284,7 +287,7 @@ fn bad_configs_give_clear_errors() {
     let seg = Segmenter::load("espnetv2-voc-s0.5", &device).unwrap();
     let (images, _) = voc(&VOC[..2], 64, 64);
     let x = batch_tensor(&images, &backend::cpu()).unwrap();
-    let run = |goal: &Goal, cfg: &PgdConfig, x: Tensor<4>| attack::pgd(&seg, x, goal, cfg, None).unwrap_err().to_string();
+    let run = |goal: &Goal, cfg: &PgdConfig, x: Tensor<4>| block_on(attack::pgd(&seg, x, goal, cfg, None)).unwrap_err().to_string();
 
     let e = run(&Goal::untargeted(), &PgdConfig::new().with_eps(-1.0 / 255.0), x.clone());
     assert!(e.contains("eps") && e.contains("-0.0039"), "{e}");
@@ -304,7 +307,7 @@ fn bad_configs_give_clear_errors() {
     let e = run(&Goal::untargeted(), &PgdConfig::new().with_steps(1), batch_tensor(&odd, &backend::cpu()).unwrap());
     assert!(e.contains("50×50") && e.contains("mod 16"), "{e}");
     let dl = Segmenter::load("deeplabv3-mnv2-voc", &device).unwrap();
-    let e = attack::pgd(&dl, x.clone(), &Goal::untargeted(), &PgdConfig::new().with_steps(1), None).unwrap_err().to_string();
+    let e = block_on(attack::pgd(&dl, x.clone(), &Goal::untargeted(), &PgdConfig::new().with_steps(1), None)).unwrap_err().to_string();
     assert!(e.contains("exactly 257×257"), "{e}");
     // a batch of mixed sizes cannot be formed
     let (small, _) = voc(&VOC[..1], 48, 48);
@@ -315,7 +318,7 @@ fn bad_configs_give_clear_errors() {
     assert!(e.contains("[0, 1]"), "{e}");
     // cancellation
     let mut cancel = |_: &Progress| Control::Cancel;
-    let e = attack::pgd(&seg, x, &Goal::untargeted(), &PgdConfig::new().with_steps(3), Some(&mut cancel)).unwrap_err();
+    let e = block_on(attack::pgd(&seg, x, &Goal::untargeted(), &PgdConfig::new().with_steps(3), Some(&mut cancel))).unwrap_err();
     assert_eq!(e, Error::Cancelled);
 }
 
@@ -339,7 +342,7 @@ fn attack_runs_on_wgpu() {
     for d in [backend::cpu(), base] {
         let seg = Segmenter::load("espnetv2-voc-s0.5", &backend::autodiff(&d)).unwrap();
         let x = Tensor::<4>::from_data(TensorData::new(images[0].data.clone(), [1, 3, 64, 64]), &d);
-        let r = attack::pgd(&seg, x, &Goal::untargeted(), &cfg, None).unwrap();
+        let r = block_on(attack::pgd(&seg, x, &Goal::untargeted(), &cfg, None)).unwrap();
         check_invariants(&r, &images, Norm::Linf, 8.0 / 255.0, "wgpu");
         results.push(r);
     }

@@ -57,13 +57,15 @@ fn targeted_image_writes_files_and_a_full_report() {
     }
     let r = report(&out);
     assert_eq!(r["model"], "deeplabv3-mnv2-voc");
-    assert_eq!(r["mode_cli"], "targeted-image");
-    assert_eq!(r["goal"]["target_index"], 2);
-    assert_eq!(r["goal"]["target_image"], "474");
-    assert_eq!(r["config"]["steps"], 3);
-    assert_eq!(r["config"]["loss"], "segpgd");
-    assert_eq!(r["config"]["norm"], "linf");
-    assert!((num(&r["config"]["eps"], "eps") - 8.0 / 255.0).abs() < 1e-12);
+    assert_eq!(r["schema"], "advseg.attack/1");
+    assert_eq!(r["spec"]["goal"], "targeted-image");
+    assert_eq!(r["spec"]["target_index"], 2);
+    assert_eq!(r["target_image"], "474");
+    assert_eq!(r["spec"]["steps"], 3);
+    assert_eq!(r["spec"]["loss"], "segpgd");
+    assert_eq!(r["spec"]["norm"], "linf");
+    assert_eq!(r["spec"]["eps"], "8/255");
+    assert!((num(&r["eps"], "eps") - 8.0 / 255.0).abs() < 1e-12);
     assert_eq!(r["n_images"], 2);
     assert_eq!(r["history"].as_array().unwrap().len(), 4);
     let images = r["images"].as_array().unwrap();
@@ -111,7 +113,7 @@ fn untargeted_reports_ground_truth_only_where_a_label_exists() {
     ]);
     assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
     let r = report(&out);
-    assert_eq!(r["config"]["norm"], "l2");
+    assert_eq!(r["spec"]["norm"], "l2");
     assert_eq!(r["n_images_with_ground_truth"], 1);
     let images = r["images"].as_array().unwrap();
     assert_eq!(images[1]["name"], "chelsea");
@@ -133,11 +135,11 @@ fn bad_arguments_are_reported() {
     let o = out.to_str().unwrap();
     let (a, b) = (voc("294"), voc("474"));
     let cases: [(&[&str], &str); 7] = [
-        (&["--mode", "targeted-image", "--target-index", "3"], "--target-index 3"),
-        (&["--eps", "-1/255"], "-0.0039"),
-        (&["--steps", "0"], "got 0"),
-        (&["--mode", "targeted-class"], "--target-class"),
-        (&["--mode", "targeted-class", "--target-class", "21"], "--target-class 21"),
+        (&["--mode", "targeted-image", "--target-index", "3"], "target_index 3"),
+        (&["--eps", "-1/255"], "'-1/255'"),
+        (&["--steps", "0"], "steps = 0"),
+        (&["--mode", "targeted-class"], "target_class"),
+        (&["--mode", "targeted-class", "--target-class", "21"], "target_class 21"),
         (&["--mode", "targeted-class", "--target-class", "unicorn"], "'unicorn'"),
         (&["--loss", "dice"], "'dice'"),
     ];
@@ -155,5 +157,54 @@ fn bad_arguments_are_reported() {
         "--out", o, a.as_str(),
     ]);
     assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
-    assert_eq!(report(&out)["goal"]["target_class"], 15);
+    assert_eq!(report(&out)["target_class"], 15);
+    assert_eq!(report(&out)["target_class_name"], "person");
+}
+
+/// One attack as CLI flags, as a TOML file (`--spec`) and as the page's JSON: one spec, one
+/// result.
+#[test]
+fn flags_toml_and_json_are_one_spec_with_one_result() {
+    use advseg::attack::{AttackSpec, BatchImage, GoalMaps, run_attack};
+    let (flags_out, toml_out) = (tmpdir("flags"), tmpdir("toml"));
+    let img = voc("294");
+    let res = advseg(&[
+        "attack", "--model", "deeplabv3-mnv2-voc", "--mode", "targeted-class", "--target-class", "person", "--eps", "4/255",
+        "--steps", "2", "--loss", "cospgd", "--reconstruct", "jpeg:75", &img, "--out", flags_out.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let toml = "goal = \"targeted-class\"\ntarget_class = \"person\"\neps = \"4/255\"\nsteps = 2\nloss = \"cospgd\"\n\
+                [defense]\nreconstruct = \"jpeg:75\"\nadaptive = false\n";
+    let spec_file = toml_out.join("attack.toml");
+    std::fs::write(&spec_file, toml).unwrap();
+    let res = advseg(&[
+        "attack", "--model", "deeplabv3-mnv2-voc", "--spec", spec_file.to_str().unwrap(), &img, "--out", toml_out.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let (a, b) = (report(&flags_out), report(&toml_out));
+    let js = r#"{"goal": "targeted-class", "target_class": "person", "eps": "4/255", "steps": 2, "loss": "cospgd",
+                 "defense": {"reconstruct": "jpeg:75", "adaptive": false}}"#;
+    let from_flags = AttackSpec::from_json_value(a["spec"].clone()).unwrap();
+    assert_eq!(from_flags, AttackSpec::from_toml(toml).unwrap());
+    assert_eq!(from_flags, AttackSpec::from_json(js).unwrap());
+    assert_eq!(a["spec"], b["spec"]);
+    assert_eq!(a["overall"], b["overall"]);
+    assert_eq!(a["images"], b["images"]);
+    // the library on the JSON spec (what the page runs) gives the same numbers
+    let device = advseg::backend::autodiff(&advseg::backend::cpu());
+    let seg = advseg::model::Segmenter::load("deeplabv3-mnv2-voc", &device).unwrap();
+    let image = advseg::image::resize(&advseg::image::load(Path::new(&img)).unwrap(), 257, 257, advseg::image::ResizeMethod::PilBilinear)
+        .unwrap();
+    let gt = advseg::image::load_label_png(&common::fixtures().join("images/voc/294_label.png")).unwrap();
+    let batch = [BatchImage {
+        name: "294".into(),
+        input: Some(img.clone()),
+        image,
+        ground_truth: Some(advseg::data::ClassMap { width: gt.1, height: gt.2, data: gt.0 }),
+    }];
+    let out = advseg::util::block_on(run_attack(&seg, &batch, &AttackSpec::from_json(js).unwrap(), GoalMaps::default(), None)).unwrap();
+    let lib = serde_json::to_value(&out.report).unwrap();
+    assert_eq!(lib["overall"], a["overall"]);
+    assert_eq!(lib["images"], a["images"]);
+    assert!(a["overall"]["defended"]["vs_target"]["agreement"].is_number(), "{}", a["overall"]);
 }

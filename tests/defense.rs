@@ -6,11 +6,11 @@ mod common;
 
 use std::time::Instant;
 
-use advseg::attack::SegModel;
+use advseg::model::SegModel;
 use advseg::backend;
 use advseg::defense::{DefenseConfig, Defended, MultiScale, MultiScaleConfig, Pipeline};
 use advseg::experiment::{self, ExperimentFile, ExperimentResult, Score};
-use advseg::image_io::{self, ResizeMethod};
+use advseg::image::{self as imaging, ResizeMethod};
 use advseg::model::{Segmenter, batch_tensor};
 
 fn shared_env() {
@@ -43,8 +43,8 @@ fn single_scale_equals_the_plain_model() {
     for (model, name) in [("espnetv2-voc", "294"), ("deeplabv3-mnv2-voc", "8")] {
         let seg = Segmenter::load(model, &device).unwrap();
         let (w, h) = seg.spec.native_size;
-        let img = image_io::load(&common::fixtures().join(format!("images/voc/{name}.png"))).unwrap();
-        let x01 = image_io::to_tensor01(&image_io::resize(&img, w as u32, h as u32, ResizeMethod::PilBilinear).unwrap());
+        let img = imaging::load(&common::fixtures().join(format!("images/voc/{name}.png"))).unwrap();
+        let x01 = imaging::to_tensor01(&imaging::resize(&img, w as u32, h as u32, ResizeMethod::PilBilinear).unwrap());
         let x = batch_tensor(&[x01], &device).unwrap();
         let plain = seg.logits(x.clone()).unwrap().into_data().try_to_vec::<f32>().unwrap();
         let cfg = MultiScaleConfig::new().with_scales(vec![1.0]).with_flip(false);
@@ -65,15 +65,15 @@ fn single_scale_equals_the_plain_model() {
         assert_ne!(plain, f);
         // JPEG in front: the forward pass is the network on the re-encoded image
         let jpeg = Defended::new(seg.clone(), &DefenseConfig::new().with_reconstruct(Pipeline::parse("jpeg:75").unwrap())).unwrap();
-        let img01 = image_io::to_tensor01(&image_io::resize(&img, w as u32, h as u32, ResizeMethod::PilBilinear).unwrap());
+        let img01 = imaging::to_tensor01(&imaging::resize(&img, w as u32, h as u32, ResizeMethod::PilBilinear).unwrap());
         let rec = Pipeline::parse("jpeg:75").unwrap().apply(&img01).unwrap();
         let want = seg.logits(batch_tensor(&[rec], &device).unwrap()).unwrap().into_data().try_to_vec::<f32>().unwrap();
         let got = jpeg.logits(x).unwrap().into_data().try_to_vec::<f32>().unwrap();
         let diff = common::max_abs_diff(&want, &got);
         assert!(diff < 1e-4, "{model}: BPDA forward differs from the defended model by {diff}");
         // the host-side path (the browser's) gives the same maps as the model path
-        let maps = advseg::attack::block_on(jpeg.predict_async(std::slice::from_ref(&img01), &device)).unwrap();
-        let via_model = advseg::model::argmax_maps(jpeg.logits(batch_tensor(&[img01], &device).unwrap()).unwrap(), 21).unwrap();
+        let maps = advseg::util::block_on(jpeg.predict(std::slice::from_ref(&img01), &device)).unwrap();
+        let via_model = advseg::util::block_on(advseg::model::argmax_maps(jpeg.logits(batch_tensor(&[img01], &device).unwrap()).unwrap(), 21)).unwrap();
         assert_eq!(maps, via_model);
     }
 }
@@ -84,8 +84,8 @@ fn single_scale_equals_the_plain_model() {
 fn adaptive_gradients_flow() {
     let ad = backend::autodiff(&backend::cpu());
     let seg = Segmenter::load("deeplabv3-mnv2-voc", &ad).unwrap();
-    let img = image_io::load(&common::fixtures().join("images/voc/8.png")).unwrap();
-    let x01 = image_io::to_tensor01(&image_io::resize(&img, 257, 257, ResizeMethod::PilBilinear).unwrap());
+    let img = imaging::load(&common::fixtures().join("images/voc/8.png")).unwrap();
+    let x01 = imaging::to_tensor01(&imaging::resize(&img, 257, 257, ResizeMethod::PilBilinear).unwrap());
     let grad_of = |m: &dyn SegModel| {
         let x = batch_tensor(std::slice::from_ref(&x01), &ad).unwrap().require_grad();
         let loss = m.logits(x.clone()).unwrap().narrow(1, 15, 1).mean();

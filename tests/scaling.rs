@@ -3,8 +3,9 @@
 //! attack on astronaut (1024×1024) → chelsea (256×256).
 
 use advseg::error::Error;
+use advseg::resize::{Scaler, ScalerKind};
 use advseg::scaling::{
-    Reconstruction, Scaler, ScalerKind, ScalingAttackConfig, reconstruct, scaling_attack,
+    Reconstruction, ScalingAttackConfig, reconstruct, scaling_attack,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -12,17 +12,19 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use advseg::image_io;
+use advseg::image as imaging;
 use advseg::model::Segmenter;
 use advseg::attack::PgdConfig;
-use advseg::model::ClassMap;
+use advseg::data::ClassMap;
+use advseg::resize::ScalerKind;
+use advseg::util::block_on;
 use advseg::scaling::{
-    AttackVariant, Defense, ScalerKind, ScalingExperimentConfig, ScalingReport, run_experiment,
+    AttackVariant, Defense, ScalingExperimentConfig, ScalingReport, run_experiment,
     run_map_experiment,
 };
 
 fn load(rel: &str) -> image::RgbImage {
-    image_io::load(&common::fixtures().join("images").join(rel)).unwrap()
+    imaging::load(&common::fixtures().join("images").join(rel)).unwrap()
 }
 
 fn print_report(r: &ScalingReport) {
@@ -92,7 +94,7 @@ fn target_agreement(r: &ScalingReport, d: Defense, v: AttackVariant) -> f64 {
 fn opencv_linear_attack_defenses_and_adaptive() {
     let seg = Segmenter::load("espnetv2-voc", &advseg::backend::cpu()).unwrap();
     let cfg = ScalingExperimentConfig { scaler: ScalerKind::OpencvLinear, ..Default::default() };
-    let r = run_experiment(&seg, &load("voc/474.png"), &load("photos/chelsea.png"), &cfg).unwrap();
+    let r = block_on(run_experiment(&seg, &load("voc/474.png"), &load("photos/chelsea.png"), &cfg)).unwrap();
     print_report(&r);
     assert_eq!((r.full_size, r.model_size), ((1024, 1024), (256, 256)));
     assert!(r.attack.max_abs_down_minus_target <= 2, "{}", r.attack.max_abs_down_minus_target);
@@ -138,7 +140,7 @@ fn opencv_nearest_full_size_map_stays_the_source() {
         ..Default::default()
     };
     for source in ["voc/474.png", "voc/294.png"] {
-        let r = run_experiment(&seg, &load(source), &load("photos/chelsea.png"), &cfg).unwrap();
+        let r = block_on(run_experiment(&seg, &load(source), &load("photos/chelsea.png"), &cfg)).unwrap();
         println!("source {source}:");
         print_report(&r);
         assert!(r.down_map_vs_target.agreement >= 0.90, "{source}: {:?}", r.down_map_vs_target);
@@ -156,7 +158,7 @@ fn opencv_nearest_full_size_map_stays_the_source() {
 #[test]
 fn target_map_mode_crafts_and_hides_the_target() {
     let seg = Segmenter::load("espnetv2-voc", &advseg::backend::autodiff(&advseg::backend::cpu())).unwrap();
-    let (data, w, h) = image_io::load_label_png(&common::fixtures().join("images/voc/294_label.png")).unwrap();
+    let (data, w, h) = imaging::load_label_png(&common::fixtures().join("images/voc/294_label.png")).unwrap();
     let wanted = ClassMap { width: w, height: h, data };
     let cfg = ScalingExperimentConfig { scaler: ScalerKind::OpencvLinear, adaptive_median: false, ..Default::default() };
     let pgd = PgdConfig::new().with_eps(16.0 / 255.0).with_steps(30);
@@ -165,7 +167,7 @@ fn target_map_mode_crafts_and_hides_the_target() {
         seen += 1;
         advseg::attack::Control::Continue
     };
-    let r = run_map_experiment(&seg, &load("voc/474.png"), &wanted, &pgd, &cfg, Some(&mut observer)).unwrap();
+    let r = block_on(run_map_experiment(&seg, &load("voc/474.png"), &wanted, &pgd, &cfg, Some(&mut observer))).unwrap();
     print_report(&r.scaling);
     println!(
         "craft {:?}; vs wanted: clean {:.3}, target {:.3}, attack {:.3}",

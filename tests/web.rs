@@ -6,7 +6,7 @@
 //! software adapter with `--enable-unsafe-webgpu`, from `webdriver.json`).
 #![cfg(target_arch = "wasm32")]
 
-use advseg::image_io;
+use advseg::image as imaging;
 use advseg::web::Session;
 use js_sys::{Array, Function, Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
@@ -87,13 +87,13 @@ async fn check_backend(backend: &str) {
     );
     let map = bytes_at(&seg, "maps", 0);
     assert_eq!(bytes_at(&seg2, "maps", 0), map, "segmentation is deterministic");
-    let (reference, w, h) = image_io::decode_label_png(REFERENCE).unwrap();
+    let (reference, w, h) = imaging::decode_label_png(REFERENCE).unwrap();
     assert_eq!((w, h), (257, 257));
     let agree = agreement(&map, &reference);
     web_sys::console::log_1(&format!("{backend}: agreement with the reference map {agree:.6}").into());
     assert!(agree >= 0.999, "{backend}: agreement with the reference map {agree}");
     // the resized input equals the core's Pillow-exact resize
-    let img = image_io::resize(&image_io::decode(IMAGE).unwrap(), 257, 257, image_io::ResizeMethod::PilBilinear).unwrap();
+    let img = imaging::resize(&imaging::decode(IMAGE).unwrap(), 257, 257, imaging::ResizeMethod::PilBilinear).unwrap();
     assert_eq!(bytes_at(&seg, "images", 0), img.as_raw().to_vec());
 
     // 2-step untargeted attack: invariants
@@ -121,7 +121,7 @@ async fn check_backend(backend: &str) {
     assert!(linf <= 8 && linf > 0, "L∞ {linf} grey levels");
     assert!((num(&r, "linf") * 255.0 - f64::from(linf)).abs() < 1e-3);
     // the PNG holds exactly the adversarial pixels
-    let png = image_io::decode(&bytes_at(&r, "pngs", 0)).unwrap();
+    let png = imaging::decode(&bytes_at(&r, "pngs", 0)).unwrap();
     assert_eq!(png.as_raw().to_vec(), adv);
     // the attack moved predictions off the clean map, and reports it consistently
     let adv_map = bytes_at(&r, "adversarialMaps", 0);

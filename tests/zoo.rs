@@ -6,7 +6,7 @@
 mod common;
 
 use advseg::backend;
-use advseg::image_io::{self, ResizeMethod};
+use advseg::image::{self as imaging, ResizeMethod};
 use advseg::model::{Segmenter, batch_tensor};
 
 /// (zoo name, reference folder, input width, height)
@@ -46,9 +46,9 @@ fn argmax_and_logits_match_pytorch_for_every_model_and_image() {
     for (name, folder, w, h) in MODELS {
         let seg = Segmenter::load(name, &device).unwrap();
         for (key, rel) in images_for(folder) {
-            let img = image_io::load(&common::fixtures().join("images").join(&rel)).unwrap();
-            let img = image_io::resize(&img, w as u32, h as u32, ResizeMethod::PilBilinear).unwrap();
-            let x = batch_tensor(&[image_io::to_tensor01(&img)], &device).unwrap();
+            let img = imaging::load(&common::fixtures().join("images").join(&rel)).unwrap();
+            let img = imaging::resize(&img, w as u32, h as u32, ResizeMethod::PilBilinear).unwrap();
+            let x = batch_tensor(&[imaging::to_tensor01(&img)], &device).unwrap();
             let logits = seg.logits(x).unwrap();
             let c = logits.dims()[1];
             let values = logits.clone().into_data().try_to_vec::<f32>().unwrap();
@@ -61,9 +61,9 @@ fn argmax_and_logits_match_pytorch_for_every_model_and_image() {
                 let d = common::max_abs_diff(&got, &want);
                 assert!(d <= 2e-3, "{name} {key} {field}: max diff {d}");
             }
-            let map = advseg::model::argmax_maps(logits, c).unwrap().remove(0);
+            let map = advseg::util::block_on(advseg::model::argmax_maps(logits, c)).unwrap().remove(0);
             let (reference, rw, rh) =
-                image_io::load_label_png(&common::fixtures().join(format!("reference/argmax/{folder}/{}.png", key.replace('/', "_"))))
+                imaging::load_label_png(&common::fixtures().join(format!("reference/argmax/{folder}/{}.png", key.replace('/', "_"))))
                     .unwrap();
             assert_eq!((rw, rh), (w, h));
             let agree = advseg::metrics::agreement(&map.data, &reference, None).unwrap();
@@ -83,7 +83,7 @@ fn city_output_19_is_void_in_maps() {
     logits[19 * 2] = 5.0; // pixel 0 → 19
     logits[3 * 2 + 1] = 5.0; // pixel 1 → 3
     let t = burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(logits, [1, 20, 1, 2]), &device);
-    let map = advseg::model::argmax_maps(t, seg.spec.num_classes()).unwrap().remove(0);
+    let map = advseg::util::block_on(advseg::model::argmax_maps(t, seg.spec.num_classes())).unwrap().remove(0);
     assert_eq!(map.data, vec![255, 3]);
 }
 
@@ -116,8 +116,8 @@ fn bad_inputs_give_clear_errors() {
     let e = advseg::model::weights::TensorStore::from_bytes(spec.weights_file, &bytes[..1000]).unwrap_err();
     assert!(e.to_string().contains(spec.weights_file), "{e}");
     // batch of mixed sizes
-    let a = advseg::image_io::RgbImage01 { width: 2, height: 2, data: vec![0.0; 12] };
-    let b = advseg::image_io::RgbImage01 { width: 3, height: 2, data: vec![0.0; 18] };
+    let a = advseg::image::RgbImage01 { width: 2, height: 2, data: vec![0.0; 12] };
+    let b = advseg::image::RgbImage01 { width: 3, height: 2, data: vec![0.0; 18] };
     let e = batch_tensor(&[a, b], &device).unwrap_err().to_string();
     assert!(e.contains("3×2") && e.contains("2×2"), "{e}");
 }

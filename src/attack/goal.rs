@@ -8,8 +8,8 @@
 //! map and the sign (targeted or not).
 
 use crate::error::{Error, Result};
-use crate::metrics::{VOID, nearest_resize_map};
-use crate::model::ClassMap;
+use crate::data::{VOID, nearest_resize_map};
+use crate::data::ClassMap;
 
 /// A per-pixel selection (row-major, `true` = inside).
 #[derive(Debug, Clone, PartialEq, Eq)]

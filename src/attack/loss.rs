@@ -32,8 +32,8 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::metrics::VOID;
-use crate::model::ClassMap;
+use crate::data::VOID;
+use crate::data::ClassMap;
 
 /// Which per-pixel loss the attack optimises (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -25,12 +25,14 @@ use burn::tensor::{Int, Tensor, TensorData};
 
 use super::goal::Goal;
 use super::loss::{LossKind, PixelTargets, segmentation_loss};
-use super::norm::{Norm, SplitMix64};
-use super::{AttackResult, Control, ImageStats, Outcome, Progress, SegModel, StepRecord, compare_maps};
+use super::norm::Norm;
+use super::outcome::{AttackResult, Control, ImageStats, Outcome, Progress, StepRecord};
+use crate::data::{ClassMap, VOID};
 use crate::error::Error;
-use crate::image_io::{RgbImage01, quantize_8bit};
-use crate::metrics::{self, VOID};
-use crate::model::ClassMap;
+use crate::image::{RgbImage01, quantize_8bit};
+use crate::metrics::{self, compare_maps};
+use crate::model::SegModel;
+use crate::util::SplitMix64;
 
 /// Settings of a PGD attack. Build with `PgdConfig::new().with_eps(4.0 / 255.0).with_steps(10)`.
 #[derive(Config, Debug)]
@@ -96,7 +98,7 @@ impl PgdConfig {
     }
 }
 
-/// The observer of [`pgd_async`]: called once per iterate, returns what to do next.
+/// The observer of [`pgd`]: called once per iterate, returns what to do next.
 pub type Observer<'a> = &'a mut dyn FnMut(&Progress) -> Control;
 
 fn backend_err(what: &str, e: impl std::fmt::Debug) -> Error {
@@ -116,7 +118,7 @@ async fn read_scalar(t: Tensor<1>) -> crate::error::Result<f64> {
 
 async fn read_maps(pred: Tensor<4, Int>, n: usize, h: usize, w: usize, k: usize) -> crate::error::Result<Vec<ClassMap>> {
     let data = pred.into_data_async().await.map_err(|e| backend_err("reading class maps failed", e))?;
-    crate::model::maps_from_data(data, n, h, w, k)
+    crate::model::predict::maps_from_data(data, n, h, w, k)
 }
 
 /// Per-image agreement of `maps` with `refs` (void reference pixels ignored).
@@ -154,18 +156,11 @@ fn outcome(
         vs_reference: compare_maps(&maps, reference, num_classes)?,
         linf: per_image.iter().map(|s| s.linf).fold(0.0, f64::max),
         l2: per_image.iter().map(|s| s.l2).fold(0.0, f64::max),
-        psnr: pooled_psnr(&per_image),
+        psnr: metrics::distance::pooled_psnr(&per_image.iter().map(|s| s.psnr).collect::<Vec<_>>()),
         images,
         maps,
         per_image,
     })
-}
-
-/// PSNR of a whole batch from its mean squared error (peak 1): an unchanged image (infinite
-/// PSNR, MSE 0) counts as such instead of making the batch's figure infinite.
-fn pooled_psnr(per_image: &[ImageStats]) -> f64 {
-    let mse = per_image.iter().map(|s| 10f64.powf(-s.psnr / 10.0)).sum::<f64>() / per_image.len().max(1) as f64;
-    -10.0 * mse.log10()
 }
 
 /// Run PGD on a batch `x01` `[N, 3, H, W]` in `[0, 1]` (any device; autodiff is added for
@@ -174,12 +169,12 @@ fn pooled_psnr(per_image: &[ImageStats]) -> f64 {
 /// The model should be loaded on an autodiff device ([`crate::backend::autodiff`]).
 /// `observer`, if given, sees every iterate (`t = 0..=steps`) and may stop (keeping the
 /// current result) or cancel ([`Error::Cancelled`]). Reads from the device are asynchronous,
-/// so this runs unchanged in the browser; natively, use [`pgd`].
+/// so this runs unchanged in the browser; natively, wrap it in [`crate::util::block_on`].
 ///
 /// Errors: invalid settings ([`PgdConfig::validate`]), a batch that is not `[N ≥ 1, 3, H, W]`,
 /// values outside `[0, 1]`, a size the model cannot take, an invalid goal
 /// ([`Goal::resolve`]), backend failures.
-pub async fn pgd_async<M: SegModel + ?Sized>(
+pub async fn pgd<M: SegModel + ?Sized>(
     model: &M,
     x01: Tensor<4>,
     goal: &Goal,
@@ -328,34 +323,12 @@ pub async fn pgd_async<M: SegModel + ?Sized>(
     })
 }
 
-/// Blocking [`pgd_async`] for native code.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn pgd<M: SegModel + ?Sized>(
-    model: &M,
-    x01: Tensor<4>,
-    goal: &Goal,
-    cfg: &PgdConfig,
-    observer: Option<Observer<'_>>,
-) -> crate::error::Result<AttackResult> {
-    super::block_on(pgd_async(model, x01, goal, cfg, observer))
-}
-
 #[cfg(all(test, not(target_arch = "wasm32")))] // the blocking wrappers are native only
 mod tests {
     use super::*;
     use crate::backend;
     use crate::error::Result;
     use burn::tensor::Device;
-
-    #[test]
-    fn batch_psnr_pools_the_squared_error() {
-        let stats = |psnr: f64| ImageStats { linf: 0.0, l2: 0.0, psnr, agreement_clean: 1.0, agreement_reference: 1.0 };
-        // MSE 0.01 and 0 → mean 0.005 → 23.01 dB; an untouched image alone stays infinite
-        let p = pooled_psnr(&[stats(20.0), stats(f64::INFINITY)]);
-        assert!((p - 23.0103).abs() < 1e-3, "{p}");
-        assert!((pooled_psnr(&[stats(30.0), stats(30.0)]) - 30.0).abs() < 1e-9);
-        assert!(pooled_psnr(&[stats(f64::INFINITY)]).is_infinite());
-    }
 
     /// A per-pixel linear classifier: logits = W·rgb + b, class = the dominant colour channel.
     struct Toy {
@@ -394,7 +367,7 @@ mod tests {
     }
 
     fn run(goal: &Goal, cfg: &PgdConfig, x: Tensor<4>) -> Result<AttackResult> {
-        pgd(&Toy::new(&backend::cpu()), x, goal, cfg, None)
+        crate::util::block_on(pgd(&Toy::new(&backend::cpu()), x, goal, cfg, None))
     }
 
     fn goals() -> Vec<Goal> {
@@ -472,12 +445,12 @@ mod tests {
             seen.push(p.step);
             if p.step == 2 { Control::Stop } else { Control::Continue }
         };
-        let r = pgd(&Toy::new(&d), x.clone(), &Goal::untargeted(), &cfg, Some(&mut obs)).unwrap();
+        let r = crate::util::block_on(pgd(&Toy::new(&d), x.clone(), &Goal::untargeted(), &cfg, Some(&mut obs))).unwrap();
         assert_eq!(seen, vec![0, 1, 2]);
         assert_eq!((r.steps_run, r.stopped_early, r.history.len()), (2, true, 3));
 
         let mut cancel = |p: &Progress| if p.step == 1 { Control::Cancel } else { Control::Continue };
-        let e = pgd(&Toy::new(&d), x.clone(), &Goal::untargeted(), &cfg, Some(&mut cancel)).unwrap_err();
+        let e = crate::util::block_on(pgd(&Toy::new(&d), x.clone(), &Goal::untargeted(), &cfg, Some(&mut cancel))).unwrap_err();
         assert_eq!(e, Error::Cancelled);
 
         let r = run(&Goal::to_class(2), &cfg.clone().with_early_stop(Some(0.5)), x.clone()).unwrap();

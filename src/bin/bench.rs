@@ -66,7 +66,7 @@ fn pgd_step(seg: &Segmenter, x: Tensor<4>, repeats: usize, loss: LossKind) -> Re
         stamps.push(Instant::now());
         Control::Continue
     };
-    attack::pgd(seg, x, &Goal::untargeted(), &cfg, Some(&mut observer))?;
+    advseg::util::block_on(attack::pgd(seg, x, &Goal::untargeted(), &cfg, Some(&mut observer)))?;
     let steps: Vec<f64> = stamps.windows(2).skip(1).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
     if steps.is_empty() {
         return Err(Error::Backend("no PGD step was timed".into()));

@@ -14,8 +14,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use advseg::error::{Error, Result};
-use advseg::image_io::{self, ResizeMethod};
-use advseg::scaling::{Scaler, ScalerKind, ScalingAttackConfig, adaptive_median_attack, scaling_attack};
+use advseg::image::{self as imaging, ResizeMethod};
+use advseg::resize::{Scaler, ScalerKind};
+use advseg::scaling::{ScalingAttackConfig, adaptive_median_attack, scaling_attack};
 
 struct Args {
     source: PathBuf,
@@ -80,7 +81,7 @@ fn fit(img: image::RgbImage, w: usize, h: usize) -> Result<image::RgbImage> {
     if (img.width() as usize, img.height() as usize) == (w, h) {
         Ok(img)
     } else {
-        image_io::resize(&img, w as u32, h as u32, ResizeMethod::PilBilinear)
+        imaging::resize(&img, w as u32, h as u32, ResizeMethod::PilBilinear)
     }
 }
 
@@ -98,8 +99,8 @@ fn run() -> Result<()> {
     let args = parse()?;
     let (w, h) = args.size;
     let (fw, fh) = (w * args.ratio, h * args.ratio);
-    let src = fit(image_io::load(&args.source)?, fw, fh)?;
-    let tgt = fit(image_io::load(&args.target)?, w, h)?;
+    let src = fit(imaging::load(&args.source)?, fw, fh)?;
+    let tgt = fit(imaging::load(&args.target)?, w, h)?;
     let cfg = ScalingAttackConfig { threads: args.threads, ..Default::default() };
     println!("scaling attack {fw}x{fh} -> {w}x{h}, {} thread(s), median of {} run(s)", args.threads, args.repeats);
     for &kind in &args.scalers {

@@ -29,11 +29,11 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
-use crate::attack::SegModel;
+use crate::model::SegModel;
 use crate::error::{self, Error};
 use crate::model::Segmenter;
 use crate::model::layers::resample;
-use crate::scaling::scaler::{Scaler, ScalerKind};
+use crate::resize::{Scaler, ScalerKind};
 
 /// Smallest probability before the logarithm of [`Combine::Mean`] (keeps it finite).
 const MIN_PROB: f64 = 1e-30;

@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::image_io::RgbImage01;
+use crate::image::RgbImage01;
 
 /// One reconstruction step. Written as text `jpeg:75`, `bits:4`, `median:3`, `gaussian:1.0`,
 /// `tv:0.08` or `tv:0.08:40` (weight, iterations).
@@ -203,7 +203,7 @@ fn per_plane(img: &RgbImage01, op: impl Fn(&[f32]) -> Vec<f32>) -> Vec<f32> {
 
 fn jpeg_roundtrip(img: &RgbImage01, quality: u8) -> Result<Vec<f32>> {
     use image::ImageEncoder;
-    let rgb = crate::image_io::from_tensor01(img)?;
+    let rgb = crate::image::from_tensor01(img)?;
     let mut buf = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, quality)
         .write_image(rgb.as_raw(), rgb.width(), rgb.height(), image::ExtendedColorType::Rgb8)
@@ -211,7 +211,7 @@ fn jpeg_roundtrip(img: &RgbImage01, quality: u8) -> Result<Vec<f32>> {
     let decoded = image::load_from_memory_with_format(&buf, image::ImageFormat::Jpeg)
         .map_err(|e| Error::Image(format!("JPEG decoding failed: {e}")))?
         .to_rgb8();
-    Ok(crate::image_io::to_tensor01(&decoded).data)
+    Ok(crate::image::to_tensor01(&decoded).data)
 }
 
 /// Median over a `(2r+1)²` window with replicated edges.

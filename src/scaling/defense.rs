@@ -17,7 +17,7 @@
 //!   content of the attack image, and its downscaled version no longer shows the target.
 //!   When a window contains no unread pixel (scalers that read everything) the pixel is kept.
 
-use super::scaler::{Scaler, ScalerKind};
+use crate::resize::{Scaler, ScalerKind};
 use crate::error::{Error, Result};
 
 /// How [`reconstruct`] replaces a pixel that the scaler reads.

@@ -3,10 +3,10 @@
 //!
 //! Two attacks are chained:
 //!
-//! 1. a targeted PGD ([`crate::attack::pgd_async`]) at the model size crafts the *target image*:
+//! 1. a targeted PGD ([`crate::attack::pgd`]) at the model size crafts the *target image*:
 //!    it starts from the pipeline's own downscale of the source, `down(S)`, and moves it within
 //!    an L∞ ball until the network outputs the wanted map; the result is rounded to 8 bits;
-//! 2. the image-scaling attack ([`super::run_experiment_async`]) hides that target image in the
+//! 2. the image-scaling attack ([`super::run_experiment`]) hides that target image in the
 //!    full-size source.
 //!
 //! Starting from `down(S)` matters: the target image then differs from what the pipeline would
@@ -18,17 +18,18 @@
 use image::RgbImage;
 use serde::Serialize;
 
-use super::experiment::{
-    AttackVariant, Defense, MapScore, ScalingExperimentConfig, ScalingReport, fit, resolve_sizes,
-    run_experiment_async, seg_device, variant_tag,
-};
-use super::scaler::Scaler;
+use super::experiment::run_experiment;
+use super::pipeline::{fit, resolve_sizes, variant_tag};
+use super::report::{AttackVariant, Defense, ScalingExperimentConfig, ScalingReport};
 use crate::attack::pgd::Observer;
-use crate::attack::{Goal, PgdConfig, pgd_async};
+use crate::attack::{Goal, PgdConfig};
+use crate::data::ClassMap;
 use crate::error::{Error, Result};
-use crate::image_io;
-use crate::metrics::nearest_resize_map;
-use crate::model::{ClassMap, Segmenter, batch_tensor};
+use crate::image as imaging;
+use crate::metrics::MapMetrics;
+use crate::metrics::distance::psnr_u8;
+use crate::model::{Segmenter, batch_tensor};
+use crate::resize::Scaler;
 
 /// The targeted PGD that crafted the target image, in a [`MapTargetReport`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,7 +52,7 @@ pub struct WantedRow {
     /// The attack image.
     pub variant: AttackVariant,
     /// The defended pipeline's map vs the wanted map.
-    pub map_vs_wanted: MapScore,
+    pub map_vs_wanted: MapMetrics,
 }
 
 /// Result of [`run_map_experiment_async`].
@@ -60,11 +61,11 @@ pub struct MapTargetReport {
     /// How the target image was crafted.
     pub craft: CraftSummary,
     /// The clean pipeline's map (on `down(S)`) vs the wanted map: the baseline.
-    pub clean_vs_wanted: MapScore,
+    pub clean_vs_wanted: MapMetrics,
     /// The network's map on the 8-bit target image vs the wanted map (what PGD achieved).
-    pub target_vs_wanted: MapScore,
+    pub target_vs_wanted: MapMetrics,
     /// The undefended pipeline's map on the attack image vs the wanted map (the end result).
-    pub attack_vs_wanted: MapScore,
+    pub attack_vs_wanted: MapMetrics,
     /// Every (defense, attack image) row of the experiment vs the wanted map.
     pub defenses_vs_wanted: Vec<WantedRow>,
     /// The scaling experiment on the crafted target image (its `target` is that image).
@@ -81,14 +82,14 @@ pub fn class_map(class: u8, width: usize, height: usize) -> ClassMap {
 
 /// Runs the map-target experiment (see the module documentation): `source` is brought to the
 /// full size of `cfg` (Pillow bilinear where it differs), `wanted` to the model size (nearest
-/// neighbour where it differs; [`crate::metrics::VOID`] pixels are "don't care"). `pgd` is the
+/// neighbour where it differs; [`crate::data::VOID`] pixels are "don't care"). `pgd` is the
 /// targeted PGD's configuration (8-bit quantisation is switched on). `seg` should be loaded on an
 /// autodiff device ([`crate::backend::autodiff`]); `observer` sees the PGD's iterates and may
 /// cancel.
 ///
-/// Errors: those of [`resolve_sizes`], [`pgd_async`] (invalid PGD settings, a class out of
-/// range in `wanted`, a map without any valid pixel) and [`run_experiment_async`].
-pub async fn run_map_experiment_async(
+/// Errors: those of [`resolve_sizes`], [`pgd`] (invalid PGD settings, a class out of
+/// range in `wanted`, a map without any valid pixel) and [`run_experiment`].
+pub async fn run_map_experiment(
     seg: &Segmenter,
     source: &RgbImage,
     wanted: &ClassMap,
@@ -103,41 +104,36 @@ pub async fn run_map_experiment_async(
             wanted.width, wanted.height
         )));
     }
-    let wanted = if (wanted.width, wanted.height) == model {
-        wanted.clone()
-    } else {
-        let data = nearest_resize_map(&wanted.data, wanted.width, wanted.height, model.0, model.1)?;
-        ClassMap { width: model.0, height: model.1, data }
-    };
+    let wanted = wanted.resized(model.0, model.1)?;
     let src = fit(source, full, "source")?;
     let down_source = Scaler::new(cfg.scaler, full.0, full.1, model.0, model.1)?.apply_u8(&src)?;
 
-    let device = seg_device(seg);
-    let x = batch_tensor(&[image_io::to_tensor01(&down_source)], &device)?;
+    let device = seg.device();
+    let x = batch_tensor(&[imaging::to_tensor01(&down_source)], &device)?;
     let pgd_cfg = pgd.clone().with_quantize(true);
-    let crafted = pgd_async(seg, x, &Goal::to_maps(vec![wanted.clone()]), &pgd_cfg, observer).await?;
+    let crafted = crate::attack::pgd(seg, x, &Goal::to_maps(vec![wanted.clone()]), &pgd_cfg, observer).await?;
     let steps_run = crafted.steps_run;
     let target01 = crafted
         .quantized
         .and_then(|q| q.images.into_iter().next())
         .ok_or_else(|| Error::Backend("the PGD returned no quantised image".into()))?;
-    let target = image_io::from_tensor01(&target01)?;
+    let target = imaging::from_tensor01(&target01)?;
     let linf = target.as_raw().iter().zip(down_source.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
     let craft = CraftSummary {
         eps: pgd_cfg.eps,
         steps_run,
         linf_grey_levels: linf,
-        psnr_vs_down_source: super::attack::psnr_u8(&target, &down_source)?,
+        psnr_vs_down_source: psnr_u8(&target, &down_source)?,
     };
 
-    let scaling = run_experiment_async(seg, &src, &target, cfg).await?;
+    let scaling = run_experiment(seg, &src, &target, cfg).await?;
     let k = seg.spec.num_classes();
-    let score = |name: &str| -> Result<MapScore> {
+    let score = |name: &str| -> Result<MapMetrics> {
         let map = scaling
             .artifacts
             .map(name)
             .ok_or_else(|| Error::Backend(format!("the experiment computed no '{name}' map")))?;
-        MapScore::compare(map, &wanted, k)
+        MapMetrics::compare(map, &wanted, k)
     };
     let mut defenses_vs_wanted = Vec::with_capacity(scaling.defenses.len());
     for row in &scaling.defenses {
@@ -156,17 +152,4 @@ pub async fn run_map_experiment_async(
         scaling,
         wanted,
     })
-}
-
-/// Blocking [`run_map_experiment_async`] for native code.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn run_map_experiment(
-    seg: &Segmenter,
-    source: &RgbImage,
-    wanted: &ClassMap,
-    pgd: &PgdConfig,
-    cfg: &ScalingExperimentConfig,
-    observer: Option<Observer<'_>>,
-) -> Result<MapTargetReport> {
-    crate::attack::block_on(run_map_experiment_async(seg, source, wanted, pgd, cfg, observer))
 }

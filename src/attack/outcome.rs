@@ -1,0 +1,119 @@
+//! What an attack run produces: the observer's view of each iterate ([`Progress`] in,
+//! [`Control`] out), per-image statistics and the full [`AttackResult`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::ClassMap;
+use crate::image::RgbImage01;
+use crate::metrics::MapMetrics;
+
+/// What the observer tells the loop after each iterate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Go on.
+    Continue,
+    /// Stop now and return the current (or best, with `keep_best`) iterate as the result.
+    Stop,
+    /// Abort: the attack returns [`Error::Cancelled`].
+    Cancel,
+}
+
+/// Live state of an attack, reported once per iterate `x_t` (`t = 0` is the starting point,
+/// `t = steps` the final iterate).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Iterate index `t` in `0..=steps`: the number of gradient steps taken so far.
+    pub step: usize,
+    /// Configured number of steps.
+    pub steps: usize,
+    /// Loss of `x_t` against the reference map (mean over valid pixels; untargeted attacks
+    /// push it up, targeted ones down).
+    pub loss: f64,
+    /// Per image: fraction of valid pixels whose prediction equals the reference map.
+    pub agreement: Vec<f64>,
+    /// Mean of [`Self::agreement`].
+    pub mean_agreement: f64,
+    /// mIoU of the current predictions against the reference map (pooled over the batch).
+    pub miou: f64,
+    /// Whether the attack is targeted (then agreement should rise, else fall).
+    pub targeted: bool,
+}
+
+/// One line of [`AttackResult::history`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Iterate index `t`.
+    pub step: usize,
+    /// Loss of `x_t`.
+    pub loss: f64,
+    /// Mean agreement of `x_t`'s predictions with the reference map.
+    pub mean_agreement: f64,
+    /// mIoU of `x_t`'s predictions against the reference map.
+    pub miou: f64,
+}
+
+/// Per-image statistics of an adversarial image.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ImageStats {
+    /// Achieved `‖x_adv − x‖∞`.
+    pub linf: f64,
+    /// Achieved `‖x_adv − x‖₂` over the image's `3·H·W` values.
+    pub l2: f64,
+    /// PSNR of `x_adv` against `x` in dB (peak 1; infinite when identical).
+    pub psnr: f64,
+    /// Fraction of pixels whose prediction equals the clean prediction.
+    pub agreement_clean: f64,
+    /// Fraction of valid pixels whose prediction equals the reference map of the goal.
+    pub agreement_reference: f64,
+}
+
+/// Adversarial images and what the model makes of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The adversarial images, in batch order.
+    pub images: Vec<RgbImage01>,
+    /// Their predicted maps.
+    pub maps: Vec<ClassMap>,
+    /// Per-image statistics, in batch order.
+    pub per_image: Vec<ImageStats>,
+    /// Predictions against the clean predictions.
+    pub vs_clean: MapMetrics,
+    /// Predictions against the goal's reference maps (target maps for targeted goals).
+    pub vs_reference: MapMetrics,
+    /// Largest achieved L∞ norm over the batch.
+    pub linf: f64,
+    /// Largest achieved L2 norm over the batch.
+    pub l2: f64,
+    /// PSNR of the whole batch in dB, from the mean squared error over all its images (an
+    /// unchanged image contributes 0, so one image left alone does not make it infinite).
+    pub psnr: f64,
+}
+
+/// Everything a PGD run produces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttackResult {
+    /// Whether the goal was targeted.
+    pub targeted: bool,
+    /// Gradient steps actually taken.
+    pub steps_run: usize,
+    /// Whether the loop ended before `steps` (early stop or [`Control::Stop`]).
+    pub stopped_early: bool,
+    /// Clean predictions, in batch order.
+    pub clean_maps: Vec<ClassMap>,
+    /// The goal's reference maps at the input size ([`VOID`] = ignored pixel): the clean
+    /// prediction or ground truth (untargeted), the target map (targeted).
+    pub reference_maps: Vec<ClassMap>,
+    /// Clean predictions against the reference maps.
+    pub clean_vs_reference: MapMetrics,
+    /// The real-valued adversarial images.
+    pub adversarial: Outcome,
+    /// The adversarial images rounded to 8 bits (what a saved PNG holds), when
+    /// [`PgdConfig::quantize`] is set. Their norms may exceed ε by up to half a grey level
+    /// where ε is not a multiple of 1/255.
+    pub quantized: Option<Outcome>,
+    /// `x_adv − x` per image (planar CHW, like [`RgbImage01::data`]), of the real-valued images.
+    pub perturbation: Vec<Vec<f32>>,
+    /// One record per iterate.
+    pub history: Vec<StepRecord>,
+}
+

@@ -1,0 +1,74 @@
+//! `advseg`: the native command line over the library, one file per subcommand.
+//!
+//! ```text
+//! advseg segment --model espnetv2-voc IMAGE... --out DIR
+//! advseg eval --model espnetv2-voc --images DIR [--json]
+//! advseg attack --model espnetv2-voc --mode untargeted --eps 8/255 --steps 10 --loss ce IMAGE... --out DIR
+//! advseg attack --spec attack.toml IMAGE... --out DIR
+//! advseg models
+//! advseg scale-attack --model espnetv2-voc --scaler opencv-linear --source S --target T --ratio 4 --out DIR
+//! advseg scale-attack --model espnetv2-voc --source S --target-map MAP.png|--target-class person --out DIR
+//! advseg scale-defend --model espnetv2-voc --scaler opencv-linear --image A [--source S] [--target T] --out DIR
+//! ```
+
+mod attack;
+mod common;
+mod eval;
+mod scale_attack;
+mod scale_defend;
+mod scaling_output;
+mod segment;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use advseg::error::Result;
+use advseg::model::zoo;
+
+#[derive(Parser)]
+#[command(name = "advseg", version, about = "Adversarial attacks and defenses on semantic segmentation networks")]
+struct Cli {
+    /// Compute backend: cpu (burn flex) or wgpu (Vulkan/Metal/DX12).
+    #[arg(long, global = true, default_value = "cpu")]
+    backend: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the models of the zoo.
+    Models,
+    Segment(segment::SegmentArgs),
+    Eval(eval::EvalArgs),
+    Attack(attack::AttackArgs),
+    ScaleAttack(scale_attack::ScaleAttackArgs),
+    ScaleDefend(scale_defend::ScaleDefendArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let b = cli.backend.as_str();
+    let r: Result<()> = match &cli.command {
+        Command::Models => {
+            for m in zoo::MODELS {
+                let (w, h) = m.native_size;
+                println!("{:<20} {w}x{h}  {}", m.name, m.title);
+            }
+            Ok(())
+        }
+        Command::Segment(a) => segment::run(b, a),
+        Command::Eval(a) => eval::run(b, a),
+        Command::Attack(a) => attack::run(b, a),
+        Command::ScaleAttack(a) => scale_attack::run(b, a),
+        Command::ScaleDefend(a) => scale_defend::run(b, a),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("advseg: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

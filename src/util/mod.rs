@@ -1,0 +1,16 @@
+//! Small utilities every layer may use: the blocking executor, fractions, a seedable RNG,
+//! timing and scoped-thread loops.
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod block_on;
+pub mod fraction;
+pub mod rng;
+pub mod threads;
+pub mod timer;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use block_on::block_on;
+pub use fraction::parse_fraction;
+pub use rng::SplitMix64;
+pub use threads::{effective_threads, run_chunks};
+pub use timer::Timer;

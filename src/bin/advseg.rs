@@ -22,6 +22,9 @@ use advseg::image_io::{self, ResizeMethod};
 use advseg::metrics::{ConfusionMatrix, SegMetrics};
 use advseg::model::zoo::{self, ModelSpec};
 use advseg::model::{ClassMap, Segmenter, batch_tensor};
+#[path = "advseg/weights.rs"]
+mod weights;
+
 use advseg::scaling::{
     Defense, DefenseRow, ScalingArtifacts, ScalingAttackConfig, ScalingExperimentConfig,
     ScalingReport, run_defenses, run_experiment, run_map_experiment,
@@ -41,6 +44,8 @@ struct Cli {
 enum Command {
     /// List the models of the zoo.
     Models,
+    /// Model weights: fetch (shared copy or converted originals), convert, hash.
+    Weights(weights::WeightsArgs),
     /// Segment images: writes NAME_map.png (colour map) and NAME_overlay.png into --out, prints
     /// per-class pixel shares.
     Segment {
@@ -282,6 +287,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Weights(args) => weights::run(&args),
         Command::Segment { model, out, size, images } => segment(&cli.backend, &model, &out, size.as_deref(), &images),
         Command::Eval { model, images, json, experiment, out } => match (experiment, images) {
             (Some(file), _) => eval_experiment(&cli.backend, &file, &out),

@@ -22,7 +22,8 @@ enum WeightsCommand {
     /// cache, or downloaded with curl/wget (mirror: $ADVSEG_ORIGINALS_URL) — sha256-checked,
     /// converted, and checked against the manifest's content hash.
     Fetch {
-        /// A folder of originals downloaded by hand (also searched one level down); repeatable.
+        /// A folder of originals downloaded by hand (also searched one level down); repeatable;
+        /// $ADVSEG_ORIGINALS_DIR is one too.
         #[arg(long = "from")]
         from: Vec<PathBuf>,
         /// Download cache of originals [default: ~/.cache/advseg/originals].
@@ -69,7 +70,7 @@ pub fn run(args: &WeightsArgs) -> Result<()> {
     match &args.command {
         WeightsCommand::Fetch { from, cache, dest, shared, no_shared, offline, models } => {
             let mut opts = FetchOptions::defaults();
-            opts.from = from.clone();
+            opts.from.extend(from.iter().cloned());
             opts.download = !offline;
             opts.models = models.clone();
             if let Some(c) = cache {
@@ -92,7 +93,7 @@ pub fn run(args: &WeightsArgs) -> Result<()> {
                     e.file,
                     original.display()
                 ),
-                Err(err) => eprintln!("{:<20} {} FAILED: {err}", e.name, e.file),
+                Err(_) => eprintln!("{:<20} {} FAILED (why: below)", e.name, e.file),
             })
         }
         WeightsCommand::Convert { input, out, format } => {

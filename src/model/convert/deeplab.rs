@@ -27,10 +27,19 @@ pub fn onnx_initializers(what: &str, m: &TfliteModel) -> Result<TensorSet> {
     let mut out = TensorSet::new();
     let mut used = BTreeSet::new();
     let (mut relu6, mut resize) = (false, false);
+    // a constant operand: anything computed (e.g. by DEQUANTIZE) means another model
     let tensor = |i: i32| {
-        usize::try_from(i).ok().and_then(|i| m.tensors.get(i).map(|t| (i, t))).ok_or_else(|| {
+        let t = usize::try_from(i).ok().and_then(|i| m.tensors.get(i).map(|t| (i, t))).ok_or_else(|| {
             Error::Weights(format!("{what}: operator input {i} is not a tensor index"))
-        })
+        })?;
+        if t.1.data.is_none() {
+            return Err(Error::Weights(format!(
+                "{what}: operand '{}' is computed, not a constant; this is not the DeepLab model this \
+                 converter knows",
+                t.1.name
+            )));
+        }
+        Ok(t)
     };
     for o in &m.operators {
         match o.opcode {
@@ -56,7 +65,9 @@ pub fn onnx_initializers(what: &str, m: &TfliteModel) -> Result<TensorSet> {
             }
             op::RESIZE_BILINEAR => {
                 let (si, size) = tensor(*o.inputs.get(1).unwrap_or(&-1))?;
-                let (_, y) = tensor(*o.outputs.first().unwrap_or(&-1))?;
+                let y = o.outputs.first().and_then(|&i| m.tensors.get(usize::try_from(i).ok()?)).ok_or_else(|| {
+                    Error::Weights(format!("{what}: a resize has no output tensor"))
+                })?;
                 let hw = size.to_i32()?;
                 let (&[n, _, _, c], &[h, w]) = (&y.shape[..], &hw[..]) else {
                     return Err(Error::Weights(format!(

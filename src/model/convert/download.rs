@@ -29,8 +29,10 @@ pub fn download(url: &str, to: &Path) -> Result<()> {
     }
     let out = cmd.output().map_err(|e| Error::Io(format!("cannot run {tool} for {url}: {e}")))?;
     if !out.status.success() {
-        let msg = String::from_utf8_lossy(&out.stderr);
-        let msg = msg.trim();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        lines.dedup(); // curl repeats its message on every retry
+        let msg = lines.join(" / ");
         return Err(Error::Io(format!(
             "download of {url} with {tool} failed ({}){}",
             out.status,

@@ -23,6 +23,9 @@ use crate::model::weights::{self, ManifestEntry, Original, sha256_hex};
 /// (a mirror; `file:///dir` works with curl).
 pub const BASE_URL_ENV: &str = "ADVSEG_ORIGINALS_URL";
 
+/// Environment variable naming a folder of originals downloaded by hand (like `--from`).
+pub const ORIGINALS_DIR_ENV: &str = "ADVSEG_ORIGINALS_DIR";
+
 /// Where to look and what to do.
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
@@ -44,8 +47,9 @@ pub struct FetchOptions {
 
 impl FetchOptions {
     /// Defaults: the crate's `weights/`, `$ADVSEG_SHARED_WEIGHTS` or `../shared/weights` beside
-    /// the crate, cache `$XDG_CACHE_HOME/advseg/originals` (or `~/.cache/…`), downloads on,
-    /// `$ADVSEG_ORIGINALS_URL` as mirror.
+    /// the crate, originals in `$ADVSEG_ORIGINALS_DIR` (if set), cache
+    /// `$XDG_CACHE_HOME/advseg/originals` (or `~/.cache/…`), downloads on, `$ADVSEG_ORIGINALS_URL`
+    /// as mirror.
     pub fn defaults() -> Self {
         let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
         let shared = std::env::var_os("ADVSEG_SHARED_WEIGHTS")
@@ -54,7 +58,7 @@ impl FetchOptions {
         Self {
             dest: crate_dir.join("weights"),
             shared: Some(shared),
-            from: Vec::new(),
+            from: std::env::var_os(ORIGINALS_DIR_ENV).map(PathBuf::from).into_iter().collect(),
             cache: default_cache(),
             download: true,
             base_url: std::env::var(BASE_URL_ENV).ok().filter(|s| !s.is_empty()),
@@ -201,7 +205,9 @@ fn find_original(
         notes.push("downloads are off (--offline)".into());
     }
     Err(Error::Weights(format!(
-        "no verified original for '{}' (model {}): need {} (sha256 {}, {} bytes) from {url}; {}",
+        "no verified original for '{}' (model {}): need {} (sha256 {}, {} bytes) from {url}; {}. \
+         Without internet access: download that file elsewhere and pass its folder with --from DIR \
+         (or ${ORIGINALS_DIR_ENV})",
         entry.file,
         entry.name,
         o.file,

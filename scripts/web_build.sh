@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the browser demo into www/ (git-ignored outputs only): www/pkg/ (the wasm bundle),
-# www/weights/ (links to weights/), www/samples/ (sample images + index.json).
+# www/weights/ (links to weights/), www/samples/ (samples/ + shared fixtures, index.json).
 #
 # Usage: scripts/web_build.sh [--release]
 #   default    the `ci` profile (no LTO) through cargo + the wasm-bindgen CLI: what the tests use
@@ -34,32 +34,33 @@ for f in weights/*.safetensors; do
   [ -e "$f" ] && ln -sfn "../../$f" "www/weights/$(basename "$f")"
 done
 
-# samples: the shared fixture images (never committed), listed in samples/index.json
+# samples: the committed ones (samples/, freely licensed: samples/LICENSES.md) always, the shared
+# VOC / Cityscapes fixtures and other shared photos (never committed) when ../shared exists;
+# listed in www/samples/index.json
 shared="${ADVSEG_SHARED:-../shared}/fixtures/images"
 mkdir -p www/samples
-if [ -d "$shared" ]; then
-  python3 - "$shared" www/samples <<'PY'
+[ -d "$shared" ] || echo "web_build: no shared fixtures at $shared (set ADVSEG_SHARED); the gallery has the committed samples only" >&2
+python3 - samples "$shared" www/samples <<'PY'
 import json, os, shutil, sys
-src, dst = sys.argv[1], sys.argv[2]
+committed, shared, dst = sys.argv[1:4]
 items = []
-for folder in ("voc", "photos", "cityscapes"):
-    d = os.path.join(src, folder)
-    if not os.path.isdir(d):
-        continue
-    for name in sorted(os.listdir(d), key=lambda n: (len(n), n)):
-        if not name.endswith(".png") or "_label" in name or "gtFine" in name:
+def add(src_dir, folder, skip=()):
+    if not os.path.isdir(src_dir):
+        return
+    for name in sorted(os.listdir(src_dir), key=lambda n: (len(n), n)):
+        if not name.endswith((".png", ".jpg")) or "_label" in name or "gtFine" in name or name in skip:
             continue
         out = f"{folder}-{name}"
-        shutil.copyfile(os.path.join(d, name), os.path.join(dst, out))
+        shutil.copyfile(os.path.join(src_dir, name), os.path.join(dst, out))
         items.append({"file": out, "name": f"{folder}/{name}"})
-# the VOC car + person scene first: the default image of the page
-items.sort(key=lambda i: i["name"] != "voc/294.png")
+add(os.path.join(shared, "voc"), "voc")
+add(committed, "samples")
+add(os.path.join(shared, "photos"), "photos", skip=set(os.listdir(committed)))
+add(os.path.join(shared, "cityscapes"), "cityscapes")
+# the default image of the page first: the VOC car + person scene, else the astronaut (a person)
+items.sort(key=lambda i: {"voc/294.png": 0, "samples/astronaut.png": 1}.get(i["name"], 2))
 json.dump(items, open(os.path.join(dst, "index.json"), "w"), indent=1)
 PY
-else
-  echo "web_build: no sample images at $shared (set ADVSEG_SHARED); the gallery stays empty" >&2
-  echo '[]' > www/samples/index.json
-fi
 
 raw=$(stat -c %s "$out/advseg_bg.wasm")
 gz=$(gzip -9 -c "$out/advseg_bg.wasm" | wc -c)

@@ -1,33 +1,46 @@
 #!/usr/bin/env bash
-# Fill weights/ with the files named in weights/manifest.json, copied from ../shared/weights
-# (or $ADVSEG_SHARED_WEIGHTS) and checked against their sha256. Weights are never committed.
-# Where no local copy exists, print where the originals live upstream.
+# Fill weights/ with the files named in weights/manifest.json.
+#
+# Fast path (no build): copy them from ../shared/weights (or $ADVSEG_SHARED_WEIGHTS), checked
+# against their sha256. For any file not there — a fresh clone without ../shared — build the
+# CLI and run `advseg weights fetch`: it takes each published original from --from DIR (or
+# $ADVSEG_ORIGINALS_DIR), the download cache (~/.cache/advseg/originals) or its pinned URL
+# (curl or wget; mirror: $ADVSEG_ORIGINALS_URL), checks its sha256, converts it (Rust, no
+# Python) and checks the content hash of the result. Arguments are passed to that command,
+# e.g. `weights/fetch.sh --from ~/Downloads/advseg-originals`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 src="${ADVSEG_SHARED_WEIGHTS:-$here/../../shared/weights}"
 manifest="$here/manifest.json"
-status=0
-while IFS=$'\t' read -r name file sha url; do
-  dest="$here/$file"
-  if [ -f "$dest" ] && [ "$(sha256sum "$dest" | cut -d' ' -f1)" = "$sha" ]; then
-    continue
-  fi
-  if [ -f "$src/$file" ]; then
-    got="$(sha256sum "$src/$file" | cut -d' ' -f1)"
-    if [ "$got" != "$sha" ]; then
-      echo "fetch.sh: $src/$file has sha256 $got, expected $sha — not copied" >&2
-      status=1; continue
+missing=0
+if [ $# -gt 0 ] || ! command -v python3 >/dev/null; then
+  missing=1
+else
+  while IFS=$'\t' read -r name file sha; do
+    dest="$here/$file"
+    if [ -f "$dest" ] && [ "$(sha256sum "$dest" | cut -d' ' -f1)" = "$sha" ]; then
+      continue
     fi
-    cp "$src/$file" "$dest.tmp" && mv "$dest.tmp" "$dest"
-    echo "fetch.sh: $name <- $src/$file (sha256 ok)"
-  else
-    echo "fetch.sh: $file for model '$name' not found in $src." >&2
-    echo "          The original lives at $url (see weights/manifest.json and ../shared/weights/MODELS.md" >&2
-    echo "          for the conversion to safetensors); expected sha256 of the converted file: $sha" >&2
-    status=1
-  fi
-done < <(python3 -c '
+    if [ -f "$src/$file" ]; then
+      got="$(sha256sum "$src/$file" | cut -d' ' -f1)"
+      if [ "$got" = "$sha" ]; then
+        cp "$src/$file" "$dest.tmp" && mv "$dest.tmp" "$dest"
+        echo "fetch.sh: $name <- $src/$file (sha256 ok)"
+        continue
+      fi
+      echo "fetch.sh: $src/$file has sha256 $got, expected $sha — not copied" >&2
+    fi
+    missing=1
+  done < <(python3 -c '
 import json,sys
 for e in json.load(open(sys.argv[1]))["files"]:
-    print("\t".join([e["name"], e["file"], e["sha256"], e["source"]]))' "$manifest")
-exit $status
+    print("\t".join([e["name"], e["file"], e["sha256"]]))' "$manifest")
+fi
+[ $missing = 0 ] && exit 0
+
+echo "fetch.sh: not all weights are in $src; converting the published originals with 'advseg weights fetch'" >&2
+cd "$here/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advseg/target}"
+export PATH="$HOME/.cargo/bin:$PATH"
+cargo build --profile ci --bin advseg -q
+exec "$CARGO_TARGET_DIR/ci/advseg" weights fetch --shared "$src" "$@"

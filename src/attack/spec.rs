@@ -181,6 +181,14 @@ impl ClassRef {
     }
 }
 
+/// One radius as itself, several as a list.
+fn one_or_list<S: Serializer>(v: &[Radius], s: S) -> std::result::Result<S::Ok, S::Error> {
+    match v {
+        [one] => one.serialize(s),
+        many => many.serialize(s),
+    }
+}
+
 fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<Radius>, D::Error> {
     d.deserialize_any(RadiusVisitor { many: true })
 }
@@ -225,7 +233,7 @@ pub struct AttackSpec {
     /// The threat model.
     pub norm: Norm,
     /// The radius ε (one value; experiment files may list several to sweep).
-    #[serde(deserialize_with = "one_or_many")]
+    #[serde(deserialize_with = "one_or_many", serialize_with = "one_or_list")]
     pub eps: Vec<Radius>,
     /// Gradient steps.
     pub steps: usize,
@@ -322,8 +330,10 @@ impl AttackSpec {
             return Err(invalid("eps lists no radius".into()));
         }
         for e in &self.eps {
-            if !e.value.is_finite() || e.value < 0.0 || e.value > 1.0 {
-                return Err(invalid(format!("eps '{}' must be a number in [0, 1] (pixel units, e.g. 8/255)", e.text)));
+            let linf = self.norm == Norm::Linf;
+            if !e.value.is_finite() || e.value < 0.0 || (linf && e.value > 1.0) {
+                let range = if linf { "in [0, 1] (pixel units, e.g. 8/255)" } else { "≥ 0" };
+                return Err(invalid(format!("eps '{}' must be a number {range}", e.text)));
             }
         }
         if self.steps == 0 || self.steps > MAX_STEPS {

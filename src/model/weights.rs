@@ -1,9 +1,11 @@
 //! Weight files: the manifest (`weights/manifest.json`, compiled in), sha256 checking, and a
 //! small safetensors reader that hands float tensors to the model builders.
 //!
-//! Weights are never committed: `weights/fetch.sh` copies them from `../shared/weights`. A
-//! missing, truncated or altered file gives an [`Error::Weights`] naming the file and the
-//! expected hash.
+//! Weights are never committed: `weights/fetch.sh` copies them from `../shared/weights`, or
+//! `advseg weights fetch` converts them from their published originals ([`crate::model::convert`]).
+//! A file is accepted when its sha256 is the manifest's (the shared copy) or when its tensors
+//! have the manifest's content hash (a conversion). A missing, truncated or altered file gives
+//! an [`Error::Weights`] naming the file and the expected hash.
 
 use std::collections::HashMap;
 
@@ -25,6 +27,30 @@ pub struct ManifestEntry {
     pub source: String,
     /// Licence of the weights.
     pub licence: String,
+    /// Content hash of the file's tensors (see [`crate::model::convert::content_hash`]).
+    #[serde(default)]
+    pub content_sha256: Option<String>,
+    /// The published file the weights are converted from.
+    #[serde(default)]
+    pub original: Option<Original>,
+}
+
+/// The published original of a weights file (`original` in `weights/manifest.json`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Original {
+    /// Its file name (as downloaded; the cache and `--from` folders use it).
+    pub file: String,
+    /// Other names the same file goes by (e.g. in `../shared/weights`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Lower-case hex sha256 of the original.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Pinned public URL.
+    pub url: String,
+    /// Which converter applies (see `convert::original`).
+    pub format: String,
 }
 
 #[derive(Deserialize)]
@@ -64,15 +90,25 @@ pub fn verify(file: &str, bytes: &[u8]) -> Result<()> {
         )));
     }
     let got = sha256_hex(bytes);
-    if got != entry.sha256 {
-        return Err(Error::Weights(format!(
-            "weights file '{file}' has sha256 {got}, expected {} ({} bytes read; a truncated or \
-             different file — run weights/fetch.sh)",
-            entry.sha256,
-            bytes.len()
-        )));
+    if got == entry.sha256 {
+        return Ok(());
     }
-    Ok(())
+    let mut content = String::new();
+    if let Some(want) = &entry.content_sha256 {
+        if let Ok(tensors) = crate::model::convert::from_safetensors(file, bytes) {
+            let have = crate::model::convert::content_hash(&tensors);
+            if have == *want {
+                return Ok(());
+            }
+            content = format!(", tensor content hash {have} (expected {want})");
+        }
+    }
+    Err(Error::Weights(format!(
+        "weights file '{file}' has sha256 {got}, expected {}{content} ({} bytes read; a truncated or \
+         different file — run weights/fetch.sh)",
+        entry.sha256,
+        bytes.len()
+    )))
 }
 
 /// Directories searched for weight files, in order: `$ADVSEG_WEIGHTS_DIR`, the crate's own

@@ -6,6 +6,7 @@
 //! advseg attack --model espnetv2-voc --mode untargeted --eps 8/255 --steps 10 --loss ce IMAGE... --out DIR
 //! advseg attack --spec attack.toml IMAGE... --out DIR
 //! advseg models
+//! advseg weights fetch [--from DIR]
 //! advseg scale-attack --model espnetv2-voc --scaler opencv-linear --source S --target T --ratio 4 --out DIR
 //! advseg scale-attack --model espnetv2-voc --source S --target-map MAP.png|--target-class person --out DIR
 //! advseg scale-defend --model espnetv2-voc --scaler opencv-linear --image A [--source S] [--target T] --out DIR
@@ -18,6 +19,7 @@ mod scale_attack;
 mod scale_defend;
 mod scaling_output;
 mod segment;
+mod weights;
 
 use std::process::ExitCode;
 
@@ -40,6 +42,8 @@ struct Cli {
 enum Command {
     /// List the models of the zoo.
     Models,
+    /// Model weights: fetch (shared copy or converted originals), convert, hash.
+    Weights(weights::WeightsArgs),
     Segment(segment::SegmentArgs),
     Eval(eval::EvalArgs),
     Attack(attack::AttackArgs),
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
+        Command::Weights(a) => weights::run(a),
         Command::Segment(a) => segment::run(b, a),
         Command::Eval(a) => eval::run(b, a),
         Command::Attack(a) => attack::run(b, a),

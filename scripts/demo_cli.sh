@@ -4,10 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advseg/target}"
+source scripts/env.sh
 cargo build --profile ci --bin advseg -q
-bin="$CARGO_TARGET_DIR/ci/advseg"
-samples="${ADVSEG_SHARED:-../shared}/fixtures/images"
+bin="$ADVSEG_BIN"
+samples="$ADVSEG_SHARED/fixtures/images"
 [ -d "$samples" ] || { echo "demo: sample images not found at $samples (set ADVSEG_SHARED)" >&2; exit 1; }
 "$bin" models
 "$bin" segment --model espnetv2-voc --out out/demo "$samples"/voc/294.png "$samples"/voc/8.png "$samples"/photos/horse.png

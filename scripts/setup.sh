@@ -25,7 +25,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-export PATH="$HOME/.cargo/bin:$PATH"
+source scripts/env.sh
 # wasm-bindgen's CLI must be exactly the library's version (Cargo.lock)
 wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$wbg" ]; then
@@ -34,6 +34,6 @@ if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$wbg" ]; then
 fi
 command -v wasm-pack >/dev/null || { echo "setup: cargo install wasm-pack"; cargo install -q wasm-pack --locked; }
 [ -d tests/e2e/node_modules/playwright-core ] || { echo "setup: npm ci (tests/e2e)"; npm ci --prefix tests/e2e --no-audit --no-fund >/dev/null; }
-tools="$HOME/.cache/advseg/tools"
+tools="$ADVSEG_TOOLS"
 [ -x "$tools/node_modules/.bin/wasm-opt" ] || { echo "setup: npm install binaryen@132"; mkdir -p "$tools"; npm install --prefix "$tools" --no-audit --no-fund binaryen@132 >/dev/null; }
 weights/fetch.sh >/dev/null

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advseg/target}"
+source scripts/env.sh
 export ADVSEG_REQUIRE_WGPU="${ADVSEG_REQUIRE_WGPU:-1}"
 echo "== wasm32 build check"
 cargo build --profile ci --lib --target wasm32-unknown-unknown

@@ -8,8 +8,7 @@
 #              binaryen's wasm-opt -Oz (npm binaryen; Debian's wasm-opt breaks the module)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advseg/target}"
-export PATH="$HOME/.cargo/bin:$HOME/.cache/advseg/tools/node_modules/.bin:$PATH"
+source scripts/env.sh
 release=0
 [ "${1:-}" = "--release" ] && release=1
 out=www/pkg
@@ -34,33 +33,12 @@ for f in weights/*.safetensors; do
   [ -e "$f" ] && ln -sfn "../../$f" "www/weights/$(basename "$f")"
 done
 
-# samples: the committed ones (samples/, freely licensed: samples/LICENSES.md) always, the shared
-# VOC / Cityscapes fixtures and other shared photos (never committed) when ../shared exists;
-# listed in www/samples/index.json
-shared="${ADVSEG_SHARED:-../shared}/fixtures/images"
+# samples: the committed ones always, the shared fixtures when ../shared exists
+# (scripts/web_samples.py), listed in www/samples/index.json
+shared="$ADVSEG_SHARED/fixtures/images"
 mkdir -p www/samples
 [ -d "$shared" ] || echo "web_build: no shared fixtures at $shared (set ADVSEG_SHARED); the gallery has the committed samples only" >&2
-python3 - samples "$shared" www/samples <<'PY'
-import json, os, shutil, sys
-committed, shared, dst = sys.argv[1:4]
-items = []
-def add(src_dir, folder, skip=()):
-    if not os.path.isdir(src_dir):
-        return
-    for name in sorted(os.listdir(src_dir), key=lambda n: (len(n), n)):
-        if not name.endswith((".png", ".jpg")) or "_label" in name or "gtFine" in name or name in skip:
-            continue
-        out = f"{folder}-{name}"
-        shutil.copyfile(os.path.join(src_dir, name), os.path.join(dst, out))
-        items.append({"file": out, "name": f"{folder}/{name}"})
-add(os.path.join(shared, "voc"), "voc")
-add(committed, "samples")
-add(os.path.join(shared, "photos"), "photos", skip=set(os.listdir(committed)))
-add(os.path.join(shared, "cityscapes"), "cityscapes")
-# the default image of the page first: the VOC car + person scene, else the astronaut (a person)
-items.sort(key=lambda i: {"voc/294.png": 0, "samples/astronaut.png": 1}.get(i["name"], 2))
-json.dump(items, open(os.path.join(dst, "index.json"), "w"), indent=1)
-PY
+python3 scripts/web_samples.py samples "$shared" www/samples
 
 raw=$(stat -c %s "$out/advseg_bg.wasm")
 gz=$(gzip -9 -c "$out/advseg_bg.wasm" | wc -c)

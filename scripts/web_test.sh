@@ -7,8 +7,7 @@
 #    bundle from scripts/web_build.sh. Screenshots and downloads land in tests/e2e/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advseg/target}"
-export PATH="$HOME/.cargo/bin:$PATH"
+source scripts/env.sh
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-900}"
 limit="${ADVSEG_WEB_TEST_LIMIT:-1500}"
 

@@ -31,16 +31,12 @@ else
       echo "fetch.sh: $src/$file has sha256 $got, expected $sha — not copied" >&2
     fi
     missing=1
-  done < <(python3 -c '
-import json,sys
-for e in json.load(open(sys.argv[1]))["files"]:
-    print("\t".join([e["name"], e["file"], e["sha256"]]))' "$manifest")
+  done < <(python3 "$here/manifest_rows.py" "$manifest")
 fi
 [ $missing = 0 ] && exit 0
 
 echo "fetch.sh: not all weights are in $src; converting the published originals with 'advseg weights fetch'" >&2
 cd "$here/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advseg/target}"
-export PATH="$HOME/.cargo/bin:$PATH"
+source scripts/env.sh
 cargo build --profile ci --bin advseg -q
-exec "$CARGO_TARGET_DIR/ci/advseg" weights fetch --shared "$src" "$@"
+exec "$ADVSEG_BIN" weights fetch --shared "$src" "$@"

@@ -30,9 +30,11 @@ pub mod loss;
 pub mod norm;
 pub mod outcome;
 pub mod pgd;
+pub mod radius;
 pub mod report;
 pub mod run;
 pub mod spec;
+pub mod spec_goal;
 
 pub use goal::{Goal, MapSource, Mask, Region, Target};
 pub use loss::LossKind;
@@ -41,5 +43,7 @@ pub use outcome::{AttackResult, Control, ImageStats, Outcome, Progress, StepReco
 pub use pgd::{PgdConfig, pgd};
 pub use report::{AttackReport, ImageReport, Scores};
 pub use run::{AttackImages, AttackOutput, BatchImage, GoalMaps, run_attack};
-pub use spec::{AttackKind, AttackSpec, ClassRef, GoalInputs, GoalKind, MapOrigin, Radius};
+pub use radius::Radius;
+pub use spec::{AttackKind, AttackSpec, ClassRef, GoalKind, MapOrigin};
+pub use spec_goal::GoalInputs;
 

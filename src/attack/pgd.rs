@@ -21,7 +21,7 @@
 //! with `quantize`).
 
 use burn::config::Config;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::goal::Goal;
 use super::loss::{LossKind, PixelTargets, segmentation_loss};
@@ -126,17 +126,74 @@ fn agreements(maps: &[ClassMap], refs: &[ClassMap]) -> crate::error::Result<Vec<
     maps.iter().zip(refs).map(|(m, r)| metrics::agreement(&m.data, &r.data, Some(VOID))).collect()
 }
 
-/// Statistics of adversarial images `adv` (host, batch-major CHW) against the clean `x`.
-fn outcome(
-    adv: Vec<f32>,
-    maps: Vec<ClassMap>,
-    x: &[f32],
-    clean: &[ClassMap],
-    reference: &[ClassMap],
+/// What adversarial images are compared with: the clean batch (host, batch-major CHW), its
+/// clean maps and the goal's reference maps.
+struct Refs<'a> {
+    x_host: &'a [f32],
+    clean: &'a [ClassMap],
+    reference: &'a [ClassMap],
     dims: [usize; 4],
     num_classes: usize,
-) -> crate::error::Result<Outcome> {
-    let [n, _, h, w] = dims;
+    device: &'a Device,
+}
+
+/// Check a batch's shape and that its values lie in `[0, 1]`; its values on the host.
+async fn host_batch(x: &Tensor<4>) -> crate::error::Result<Vec<f32>> {
+    let dims = x.dims();
+    let [n, c, h, w] = dims;
+    if n == 0 || c != 3 || h == 0 || w == 0 {
+        return Err(Error::Shape(format!("expected a [N ≥ 1, 3, H, W] image batch, got {dims:?}")));
+    }
+    let x_host = read_f32(x.clone()).await?;
+    if let Some((i, v)) = x_host.iter().enumerate().find(|(_, v)| !(0.0..=1.0).contains(*v)) {
+        return Err(Error::InvalidArgument(format!(
+            "image values must lie in [0, 1]; image {} has {v} at position {}",
+            i / (3 * h * w) + 1,
+            i % (3 * h * w)
+        )));
+    }
+    Ok(x_host)
+}
+
+/// The best iterate per image so far (`keep_best`): the iterate, its success rates and maps.
+type Best = (Tensor<4>, Vec<f64>, Vec<ClassMap>);
+
+/// `best` updated with the iterate `x_adv` wherever it succeeds at least as well.
+fn keep_better(best: Option<Best>, x_adv: &Tensor<4>, success: &[f64], maps: &[ClassMap]) -> Best {
+    match best {
+        None => (x_adv.clone(), success.to_vec(), maps.to_vec()),
+        Some((bx, mut bs, mut bm)) => {
+            let n = success.len();
+            let better: Vec<bool> = success.iter().zip(&bs).map(|(s, b)| s >= b).collect();
+            let m: Vec<f32> = better.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
+            let m = Tensor::<4>::from_data(TensorData::new(m, [n, 1, 1, 1]), &x_adv.device());
+            // exact per-image selection: b·1 + x·0 or b·0 + x·1
+            let bx = bx.mul(m.clone().neg().add_scalar(1.0)).add(x_adv.clone().mul(m));
+            for (i, &b) in better.iter().enumerate() {
+                if b {
+                    bs[i] = success[i];
+                    bm[i] = maps[i].clone();
+                }
+            }
+            (bx, bs, bm)
+        }
+    }
+}
+
+/// The adversarial images rounded to 8 bits, predicted again and compared.
+async fn quantized_outcome<M: SegModel + ?Sized>(model: &M, adv_host: &[f32], refs: &Refs<'_>) -> crate::error::Result<Outcome> {
+    let [n, _, h, w] = refs.dims;
+    let mut q = adv_host.to_vec();
+    quantize_8bit(&mut q);
+    let qt = Tensor::<4>::from_data(TensorData::new(q.clone(), refs.dims), refs.device);
+    let q_maps = read_maps(model.logits(qt)?.without_autodiff().argmax(1), n, h, w, refs.num_classes).await?;
+    outcome(q, q_maps, refs)
+}
+
+/// Statistics of adversarial images `adv` (host, batch-major CHW) against the clean batch.
+fn outcome(adv: Vec<f32>, maps: Vec<ClassMap>, refs: &Refs<'_>) -> crate::error::Result<Outcome> {
+    let (x, clean, reference, num_classes) = (refs.x_host, refs.clean, refs.reference, refs.num_classes);
+    let [n, _, h, w] = refs.dims;
     let per = 3 * h * w;
     let mut per_image = Vec::with_capacity(n);
     let mut images = Vec::with_capacity(n);
@@ -184,20 +241,10 @@ pub async fn pgd<M: SegModel + ?Sized>(
     cfg.validate()?;
     let x = x01.without_autodiff();
     let dims = x.dims();
-    let [n, c, h, w] = dims;
-    if n == 0 || c != 3 || h == 0 || w == 0 {
-        return Err(Error::Shape(format!("expected a [N ≥ 1, 3, H, W] image batch, got {dims:?}")));
-    }
+    let [n, _, h, w] = dims;
     let device = x.device();
     let k = model.num_classes();
-    let x_host = read_f32(x.clone()).await?;
-    if let Some((i, v)) = x_host.iter().enumerate().find(|(_, v)| !(0.0..=1.0).contains(*v)) {
-        return Err(Error::InvalidArgument(format!(
-            "image values must lie in [0, 1]; image {} has {v} at position {}",
-            i / (3 * h * w) + 1,
-            i % (3 * h * w)
-        )));
-    }
+    let x_host = host_batch(&x).await?;
     let (eps, alpha, norm) = (cfg.eps, cfg.alpha(), cfg.norm);
     let mut x_adv = if cfg.random_start {
         let mut rng = SplitMix64::new(cfg.seed);
@@ -244,23 +291,7 @@ pub async fn pgd<M: SegModel + ?Sized>(
         history.push(StepRecord { step: t, loss: loss_value, mean_agreement, miou });
         let success: Vec<f64> = agreement.iter().map(|&a| if targeted { a } else { 1.0 - a }).collect();
         if cfg.keep_best {
-            best = Some(match best.take() {
-                None => (x_adv.clone(), success.clone(), maps.clone()),
-                Some((bx, mut bs, mut bm)) => {
-                    let better: Vec<bool> = success.iter().zip(&bs).map(|(s, b)| s >= b).collect();
-                    let m: Vec<f32> = better.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
-                    let m = Tensor::<4>::from_data(TensorData::new(m, [n, 1, 1, 1]), &device);
-                    // exact per-image selection: b·1 + x·0 or b·0 + x·1
-                    let bx = bx.mul(m.clone().neg().add_scalar(1.0)).add(x_adv.clone().mul(m));
-                    for (i, &b) in better.iter().enumerate() {
-                        if b {
-                            bs[i] = success[i];
-                            bm[i] = maps[i].clone();
-                        }
-                    }
-                    (bx, bs, bm)
-                }
-            });
+            best = Some(keep_better(best.take(), &x_adv, &success, &maps));
         }
         let progress = Progress { step: t, steps: cfg.steps, loss: loss_value, agreement, mean_agreement, miou, targeted };
         let mut stop = last;
@@ -299,16 +330,9 @@ pub async fn pgd<M: SegModel + ?Sized>(
         .zip(x_host.chunks(3 * h * w))
         .map(|(a, c)| a.iter().zip(c).map(|(a, c)| a - c).collect())
         .collect();
-    let quantized = if cfg.quantize {
-        let mut q = adv_host.clone();
-        quantize_8bit(&mut q);
-        let qt = Tensor::<4>::from_data(TensorData::new(q.clone(), dims), &device);
-        let q_maps = read_maps(model.logits(qt)?.without_autodiff().argmax(1), n, h, w, k).await?;
-        Some(outcome(q, q_maps, &x_host, &clean_maps, &reference, dims, k)?)
-    } else {
-        None
-    };
-    let adversarial = outcome(adv_host, final_maps, &x_host, &clean_maps, &reference, dims, k)?;
+    let refs = Refs { x_host: &x_host, clean: &clean_maps, reference: &reference, dims, num_classes: k, device: &device };
+    let quantized = if cfg.quantize { Some(quantized_outcome(model, &adv_host, &refs).await?) } else { None };
+    let adversarial = outcome(adv_host, final_maps, &refs)?;
     Ok(AttackResult {
         targeted,
         steps_run: t,

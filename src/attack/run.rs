@@ -63,6 +63,26 @@ pub struct AttackOutput {
     pub images: AttackImages,
 }
 
+/// The defended model of `spec.defense`, with its description.
+fn defended_model(model: &Segmenter, spec: &AttackSpec) -> Result<Option<(Defended, DefenseInfo)>> {
+    let Some(d) = &spec.defense else { return Ok(None) };
+    let cfg = d.config()?;
+    Ok(Some((Defended::new(model.clone(), &cfg)?, DefenseInfo { label: cfg.label(), adaptive: d.adaptive })))
+}
+
+/// The target image's name (targeted-image), the target class and its name (targeted-class).
+fn target_names(spec: &AttackSpec, model: &Segmenter, names: &[String]) -> Result<(Option<String>, Option<u8>, Option<String>)> {
+    let image = match spec.goal {
+        GoalKind::TargetedImage => spec.target_index.and_then(|k| names.get(k - 1).cloned()),
+        _ => None,
+    };
+    let class = match (&spec.goal, &spec.target_class) {
+        (GoalKind::TargetedClass, Some(c)) => Some(c.resolve(model.spec)?),
+        _ => None,
+    };
+    Ok((image, class, class.map(|c| model.spec.classes()[usize::from(c)].to_string())))
+}
+
 /// Attack `images` (all of one size) with `model` (on an autodiff device) as `spec` says.
 /// `observer` sees every iterate and may stop or cancel.
 ///
@@ -85,24 +105,11 @@ pub async fn run_attack(
     let inputs: Vec<Option<String>> = images.iter().map(|b| b.input.clone()).collect();
     let ground_truth: Vec<Option<ClassMap>> = images.iter().map(|b| b.ground_truth.clone()).collect();
     let goal = spec.goal(&GoalInputs {
-        model: model.spec,
-        width: w,
-        height: h,
-        batch: images.len(),
-        names: &names,
-        ground_truth: &ground_truth,
-        set_clean: None,
-        set_ground_truth: None,
         target_map: maps.target_map,
         mask: maps.mask,
+        ..GoalInputs::batch(model.spec, (w, h), &names, &ground_truth)
     })?;
-    let defense = match &spec.defense {
-        Some(d) => {
-            let cfg = d.config()?;
-            Some((Defended::new(model.clone(), &cfg)?, DefenseInfo { label: cfg.label(), adaptive: d.adaptive }))
-        }
-        None => None,
-    };
+    let defense = defended_model(model, spec)?;
     let clean01: Vec<RgbImage01> = images.iter().map(|b| to_tensor01(&b.image)).collect();
     let device = model.device();
     let x = batch_tensor(&clean01, &device)?;
@@ -128,15 +135,7 @@ pub async fn run_attack(
         &Named { names: &names, inputs: &inputs },
         defended.as_ref().map(|(c, a)| (c.as_slice(), a.as_slice())),
     )?;
-    let target_image = match spec.goal {
-        GoalKind::TargetedImage => spec.target_index.and_then(|k| names.get(k - 1).cloned()),
-        _ => None,
-    };
-    let target_class = match (&spec.goal, &spec.target_class) {
-        (GoalKind::TargetedClass, Some(c)) => Some(c.resolve(model.spec)?),
-        _ => None,
-    };
-    let target_class_name = target_class.map(|c| model.spec.classes()[usize::from(c)].to_string());
+    let (target_image, target_class, target_class_name) = target_names(spec, model, &names)?;
     let report = AttackReport {
         schema: ATTACK_SCHEMA,
         model: model.spec.name.to_string(),

@@ -17,17 +17,15 @@
 //!
 //! The same object in JSON (what the page sends) has the same keys and values.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use super::goal::{Goal, Mask};
 use super::loss::LossKind;
 use super::norm::Norm;
 use super::pgd::PgdConfig;
-use crate::data::{ClassMap, VOID};
+use super::radius::{Radius, one_or_list, one_or_many};
 use crate::defense::DefenseSpec;
 use crate::error::{Error, Result};
 use crate::model::zoo::ModelSpec;
-use crate::util::parse_fraction;
 
 /// The most steps one attack may take (a guard against typos such as `steps = 10000000`).
 pub const MAX_STEPS: usize = 100_000;
@@ -86,81 +84,6 @@ pub enum MapOrigin {
     GroundTruth,
 }
 
-/// A length in `[0, 1]` pixel units as written: a number (`0.03`) or a fraction (`"8/255"`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Radius {
-    /// Its value.
-    pub value: f64,
-    /// As written (kept for tables and reports).
-    pub text: String,
-}
-
-impl Radius {
-    /// Parse `8/255`, `0.03`; errors quote the text and name `what`.
-    pub fn parse(text: &str, what: &str) -> Result<Radius> {
-        Ok(Radius { value: parse_fraction(text, what)?, text: text.trim().to_string() })
-    }
-
-    /// A value without a written form.
-    pub fn of(value: f64) -> Radius {
-        Radius { value, text: format!("{value}") }
-    }
-}
-
-impl Serialize for Radius {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
-    }
-}
-
-/// Reads a radius from a number or a text, or a list of them (serde's untagged enums would
-/// hide the parse error, which quotes the bad value).
-struct RadiusVisitor {
-    many: bool,
-}
-
-impl<'de> serde::de::Visitor<'de> for RadiusVisitor {
-    type Value = Vec<Radius>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.many { "a radius (8/255, 0.03) or a list of radii" } else { "a radius such as 8/255 or 0.03" })
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
-        Ok(vec![Radius::of(v)])
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
-        Ok(vec![Radius::of(v as f64)])
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
-        Ok(vec![Radius::of(v as f64)])
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
-        Radius::parse(v, "radius").map(|r| vec![r]).map_err(E::custom)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
-        if !self.many {
-            return Err(serde::de::Error::invalid_type(serde::de::Unexpected::Seq, &self));
-        }
-        let mut out = Vec::new();
-        while let Some(r) = seq.next_element::<Radius>()? {
-            out.push(r);
-        }
-        Ok(out)
-    }
-}
-
-impl<'de> Deserialize<'de> for Radius {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let mut v = d.deserialize_any(RadiusVisitor { many: false })?;
-        Ok(v.remove(0))
-    }
-}
-
 /// A class by index (`15`) or by name (`"person"`), resolved against the model's classes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -179,18 +102,6 @@ impl ClassRef {
             ClassRef::Name(n) => model.parse_class(n, "target_class"),
         }
     }
-}
-
-/// One radius as itself, several as a list.
-fn one_or_list<S: Serializer>(v: &[Radius], s: S) -> std::result::Result<S::Ok, S::Error> {
-    match v {
-        [one] => one.serialize(s),
-        many => many.serialize(s),
-    }
-}
-
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<Radius>, D::Error> {
-    d.deserialize_any(RadiusVisitor { many: true })
 }
 
 /// One attack, as every front end describes it (serde; absent keys take their defaults,
@@ -418,143 +329,6 @@ impl AttackSpec {
         cfg.validate()?;
         Ok(cfg)
     }
-
-    /// The goal for a batch, from what the front end has: the model (class names), the
-    /// input size, the batch size, ground truth per image, the maps read from `target_map` and
-    /// `mask` (or the page's painted map) — see [`GoalInputs`].
-    pub fn goal(&self, inp: &GoalInputs<'_>) -> Result<Goal> {
-        let (w, h) = (inp.width, inp.height);
-        let gt = |i: usize, key: &str| -> Result<ClassMap> {
-            inp.ground_truth.get(i).cloned().flatten().ok_or_else(|| {
-                invalid(format!("{key} needs a ground-truth map for image {} ({})", i + 1, inp.name(i)))
-            })
-        };
-        let goal = match self.goal {
-            GoalKind::Untargeted => match self.reference {
-                MapOrigin::Predicted => Goal::untargeted(),
-                MapOrigin::GroundTruth => {
-                    Goal::untargeted_vs_ground_truth((0..inp.batch).map(|i| gt(i, "reference = ground-truth")).collect::<Result<_>>()?)
-                }
-            },
-            GoalKind::TargetedImage => {
-                let k = self.target_index.unwrap_or(1);
-                let idx = k - 1;
-                match (self.target_source, inp.set_clean) {
-                    // a batch that is part of a larger set: the target comes from the set
-                    (source, Some(set)) => {
-                        let beyond = || invalid(format!("target_index {k} is beyond the {} images", set.len()));
-                        let map = match source {
-                            MapOrigin::Predicted => set.get(idx).cloned().ok_or_else(beyond)?,
-                            MapOrigin::GroundTruth => {
-                                let gts = inp.set_ground_truth.unwrap_or(inp.ground_truth);
-                                gts.get(idx).ok_or_else(beyond)?.as_ref().ok_or_else(|| {
-                                    invalid(format!("target_source = ground-truth needs a ground-truth map for image {k}"))
-                                })?
-                                .resized(w, h)?
-                            }
-                        };
-                        Goal::to_maps(vec![map])
-                    }
-                    (MapOrigin::GroundTruth, None) => Goal::to_image_ground_truth(idx, gt(idx, "target_source = ground-truth")?),
-                    (MapOrigin::Predicted, None) if idx < inp.batch => Goal::to_image(idx),
-                    (MapOrigin::Predicted, None) => {
-                        return Err(invalid(format!(
-                            "target_index {k} is outside the batch of {n} image(s) (1..={n})",
-                            n = inp.batch
-                        )));
-                    }
-                }
-            }
-            GoalKind::TargetedClass => {
-                let c = self.target_class.as_ref().ok_or_else(|| invalid("targeted-class needs target_class".into()))?;
-                Goal::to_class(c.resolve(inp.model)?)
-            }
-            GoalKind::TargetedMap => {
-                let map = inp.target_map.clone().ok_or_else(|| {
-                    invalid("targeted-map needs a target map (target_map = FILE, or a painted map)".into())
-                })?;
-                let map = checked_map(map.resized(w, h)?, inp.model.num_classes())?;
-                let painted = Mask::new(w, h, map.data.iter().map(|&c| c != VOID).collect())?;
-                let goal = Goal::to_maps(vec![map]);
-                if self.keep_unpainted { goal.within(painted, true) } else { goal }
-            }
-        };
-        match (&inp.mask, self.is_targeted()) {
-            (Some(m), true) => Ok(goal.within(m.clone(), self.keep_outside)),
-            (Some(_), false) => Err(invalid("mask only applies to targeted goals".into())),
-            (None, _) => Ok(goal),
-        }
-    }
-
-    /// Read the files the spec names (`target_map`, `mask`) for an input of `width × height`
-    /// (native front ends; the page supplies its painted map instead).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn read_goal_files(&self, width: usize, height: usize) -> Result<(Option<ClassMap>, Option<Mask>)> {
-        let map = match &self.target_map {
-            Some(p) => {
-                let (data, mw, mh) = crate::image::load_label_png(std::path::Path::new(p))?;
-                Some(ClassMap { width: mw, height: mh, data })
-            }
-            None => None,
-        };
-        let mask = match &self.mask {
-            Some(p) => {
-                let m = crate::image::load(std::path::Path::new(p))?;
-                let (mw, mh) = (m.width() as usize, m.height() as usize);
-                let flags: Vec<u8> = m.pixels().map(|px| u8::from(px.0.iter().any(|&v| v > 127))).collect();
-                Some(Mask::from_map(&ClassMap { width: mw, height: mh, data: flags }.resized(width, height)?))
-            }
-            None => None,
-        };
-        Ok((map, mask))
-    }
-}
-
-/// What a front end knows when it turns a spec into a [`Goal`].
-#[derive(Clone)]
-pub struct GoalInputs<'a> {
-    /// The model (class names and count).
-    pub model: &'a ModelSpec,
-    /// Input width.
-    pub width: usize,
-    /// Input height.
-    pub height: usize,
-    /// Images in the batch.
-    pub batch: usize,
-    /// Image names (for messages); may be empty.
-    pub names: &'a [String],
-    /// Ground truth per image (`None` where there is none); may be empty.
-    pub ground_truth: &'a [Option<ClassMap>],
-    /// The clean maps of the whole image set, when the batch is a part of it (experiments):
-    /// `targeted-image` then takes its target from here (at the input size).
-    pub set_clean: Option<&'a [ClassMap]>,
-    /// The ground truth of that whole set (for `target_source = ground-truth`).
-    pub set_ground_truth: Option<&'a [Option<ClassMap>]>,
-    /// The target map of `targeted-map` (read from `target_map`, or painted).
-    pub target_map: Option<ClassMap>,
-    /// The mask (read from `mask`).
-    pub mask: Option<Mask>,
-}
-
-impl GoalInputs<'_> {
-    fn name(&self, i: usize) -> String {
-        self.names.get(i).cloned().unwrap_or_else(|| format!("image {}", i + 1))
-    }
-}
-
-/// A target map whose classes the model has (255 = don't care), with at least one class.
-fn checked_map(map: ClassMap, num_classes: usize) -> Result<ClassMap> {
-    if let Some((i, &c)) = map.data.iter().enumerate().find(|&(_, &c)| c != VOID && usize::from(c) >= num_classes) {
-        return Err(invalid(format!(
-            "the target map has class {c} at pixel ({}, {}): the model has {num_classes} classes",
-            i % map.width,
-            i / map.width
-        )));
-    }
-    if map.data.iter().all(|&c| c == VOID) {
-        return Err(invalid("the target map is empty: paint some pixels with a class first".into()));
-    }
-    Ok(map)
 }
 
 /// The serde (kebab-case) name of a unit enum value.
@@ -566,7 +340,6 @@ fn kebab<T: Serialize>(v: &T) -> String {
 mod tests {
     use super::*;
     use crate::model::zoo;
-
     #[test]
     fn toml_and_json_give_the_same_spec() {
         let t = AttackSpec::from_toml(
@@ -596,37 +369,5 @@ mod tests {
         assert!(e(r#"{"target_class": 3}"#).contains("does not apply"));
         assert!(e(r#"{"step_size": "1/255", "step_factor": 0.5}"#).contains("not both"));
         assert!(e(r#"{"goal": "sideways"}"#).contains("sideways"));
-    }
-
-    #[test]
-    fn goals_resolve() {
-        let voc = zoo::spec("espnetv2-voc").unwrap();
-        let base = GoalInputs {
-            model: voc,
-            width: 2,
-            height: 2,
-            batch: 2,
-            names: &[],
-            ground_truth: &[],
-            set_clean: None,
-            set_ground_truth: None,
-            target_map: None,
-            mask: None,
-        };
-        let spec = AttackSpec::from_json(r#"{"goal": "targeted-class", "target_class": "person"}"#).unwrap();
-        assert_eq!(spec.goal(&base).unwrap(), Goal::to_class(15));
-        let spec = AttackSpec::from_json(r#"{"goal": "targeted-image", "target_index": 2}"#).unwrap();
-        assert_eq!(spec.goal(&base).unwrap(), Goal::to_image(1));
-        let spec3 = AttackSpec::from_json(r#"{"goal": "targeted-image", "target_index": 3}"#).unwrap();
-        assert!(spec3.goal(&base).unwrap_err().to_string().contains("target_index 3"));
-        // a painted map with unpainted pixels kept
-        let painted = ClassMap { width: 2, height: 2, data: vec![15, VOID, VOID, 15] };
-        let spec = AttackSpec::from_json(r#"{"goal": "targeted-map", "keep_unpainted": true}"#).unwrap();
-        let g = spec.goal(&GoalInputs { target_map: Some(painted.clone()), ..base.clone() }).unwrap();
-        let mask = Mask::new(2, 2, vec![true, false, false, true]).unwrap();
-        assert_eq!(g, Goal::to_maps(vec![painted]).within(mask, true));
-        let bad = ClassMap { width: 2, height: 2, data: vec![40, VOID, VOID, 15] };
-        let e = spec.goal(&GoalInputs { target_map: Some(bad), ..base }).unwrap_err().to_string();
-        assert!(e.contains("class 40"), "{e}");
     }
 }

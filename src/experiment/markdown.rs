@@ -1,6 +1,6 @@
 //! The Markdown tables of an experiment (`results.md`).
 
-use super::result::{AttackRow, ExperimentResult, Score};
+use super::result::{AttackRow, ExperimentResult, ModelResult, Score, TransferResult};
 
 fn cell(s: &Score) -> String {
     format!("{:.4} / {:.4}", s.miou, s.pixel_accuracy)
@@ -26,81 +26,10 @@ impl ExperimentResult {
         }
         s += " Cells: mIoU / pixel accuracy against ground truth.\n\n";
         for m in &self.models {
-            s += &format!("### {} ({}×{})\n\n", m.model, m.input_size.0, m.input_size.1);
-            let mut head = "| attack | ε | seed | undefended |".to_string();
-            let mut sep = "|---|---|---|---|".to_string();
-            for (dn, _) in &m.clean_defended {
-                head += &format!(" {dn}: non-adaptive | {dn}: adaptive |");
-                sep += "---|---|";
-            }
-            s += &format!("{head}\n{sep}\n| clean | 0 | – | {} |", cell(&m.clean));
-            for (_, sc) in &m.clean_defended {
-                s += &format!(" {} | – |", cell(sc));
-            }
-            s += "\n";
-            for r in &m.attacks {
-                s += &format!("| {} | {} | {} | {} |", r.attack, r.eps, r.seed, cell(&r.attacked));
-                for d in &r.defenses {
-                    s += &format!(" {} | {} |", cell(&d.non_adaptive), d.adaptive.as_ref().map_or("–".into(), cell));
-                }
-                s += "\n";
-            }
-            s += "\n";
-            let targeted: Vec<&AttackRow> = m.attacks.iter().filter(|r| r.attacked.target_agreement.is_some()).collect();
-            if !targeted.is_empty() {
-                let mut head = "| targeted attack | ε | seed | clean | undefended |".to_string();
-                let mut sep = "|---|---|---|---|---|".to_string();
-                for (dn, _) in &m.clean_defended {
-                    head += &format!(" {dn}: non-adaptive | {dn}: adaptive |");
-                    sep += "---|---|";
-                }
-                s += &format!("Agreement with the target map:\n\n{head}\n{sep}\n");
-                for r in targeted {
-                    s += &format!(
-                        "| {} | {} | {} | {} | {} |",
-                        r.attack,
-                        r.eps,
-                        r.seed,
-                        agree(r.clean_target_agreement),
-                        agree(r.attacked.target_agreement)
-                    );
-                    for d in &r.defenses {
-                        s += &format!(
-                            " {} | {} |",
-                            agree(d.non_adaptive.target_agreement),
-                            agree(d.adaptive.and_then(|a| a.target_agreement))
-                        );
-                    }
-                    s += "\n";
-                }
-                s += "\n";
-            }
-            s += "Achieved norms:";
-            for r in &m.attacks {
-                s += &format!(" {} ε={}: L∞ {:.5}, PSNR {:.2} dB;", r.attack, r.eps, r.linf, r.psnr);
-            }
-            s += "\n\n";
+            s += &model_tables(m);
         }
         if let Some(t) = &self.transfer {
-            s += &format!(
-                "### Transfer matrix ({} at ε = {}, {} {}): mIoU of the column model on images crafted against the row model\n\n",
-                t.attack,
-                t.eps,
-                t.n_images,
-                plural(t.n_images)
-            );
-            s += &format!("| source \\ target | {} |\n|---|{}\n", t.models.join(" | "), "---|".repeat(t.models.len()));
-            let clean: Vec<String> = t.clean_miou.iter().map(|v| format!("{v:.4}")).collect();
-            s += &format!("| (clean) | {} |\n", clean.join(" | "));
-            for (i, row) in t.miou.iter().enumerate() {
-                let cells: Vec<String> = row
-                    .iter()
-                    .enumerate()
-                    .map(|(j, v)| if i == j { format!("**{v:.4}**") } else { format!("{v:.4}") })
-                    .collect();
-                s += &format!("| {} | {} |\n", t.models[i], cells.join(" | "));
-            }
-            s += "\n";
+            s += &transfer_table(t, plural(t.n_images));
         }
         if !self.seconds.is_empty() {
             let parts: Vec<String> = self.seconds.iter().map(|(p, v)| format!("{p} {v:.0} s")).collect();
@@ -110,11 +39,97 @@ impl ExperimentResult {
     }
 }
 
+/// The tables of one model: mIoU / pixel accuracy per attack and defense, target agreement,
+/// achieved norms.
+fn model_tables(m: &ModelResult) -> String {
+    let mut s = String::new();
+    s += &format!("### {} ({}×{})\n\n", m.model, m.input_size.0, m.input_size.1);
+    let mut head = "| attack | ε | seed | undefended |".to_string();
+    let mut sep = "|---|---|---|---|".to_string();
+    for (dn, _) in &m.clean_defended {
+        head += &format!(" {dn}: non-adaptive | {dn}: adaptive |");
+        sep += "---|---|";
+    }
+    s += &format!("{head}\n{sep}\n| clean | 0 | – | {} |", cell(&m.clean));
+    for (_, sc) in &m.clean_defended {
+        s += &format!(" {} | – |", cell(sc));
+    }
+    s += "\n";
+    for r in &m.attacks {
+        s += &format!("| {} | {} | {} | {} |", r.attack, r.eps, r.seed, cell(&r.attacked));
+        for d in &r.defenses {
+            s += &format!(" {} | {} |", cell(&d.non_adaptive), d.adaptive.as_ref().map_or("–".into(), cell));
+        }
+        s += "\n";
+    }
+    s += "\n";
+    let targeted: Vec<&AttackRow> = m.attacks.iter().filter(|r| r.attacked.target_agreement.is_some()).collect();
+    if !targeted.is_empty() {
+        let mut head = "| targeted attack | ε | seed | clean | undefended |".to_string();
+        let mut sep = "|---|---|---|---|---|".to_string();
+        for (dn, _) in &m.clean_defended {
+            head += &format!(" {dn}: non-adaptive | {dn}: adaptive |");
+            sep += "---|---|";
+        }
+        s += &format!("Agreement with the target map:\n\n{head}\n{sep}\n");
+        for r in targeted {
+            s += &format!(
+                "| {} | {} | {} | {} | {} |",
+                r.attack,
+                r.eps,
+                r.seed,
+                agree(r.clean_target_agreement),
+                agree(r.attacked.target_agreement)
+            );
+            for d in &r.defenses {
+                s += &format!(
+                    " {} | {} |",
+                    agree(d.non_adaptive.target_agreement),
+                    agree(d.adaptive.and_then(|a| a.target_agreement))
+                );
+            }
+            s += "\n";
+        }
+        s += "\n";
+    }
+    s += "Achieved norms:";
+    for r in &m.attacks {
+        s += &format!(" {} ε={}: L∞ {:.5}, PSNR {:.2} dB;", r.attack, r.eps, r.linf, r.psnr);
+    }
+    s += "\n\n";
+    s
+}
+
+/// The transfer matrix.
+fn transfer_table(t: &TransferResult, images: &str) -> String {
+    let mut s = String::new();
+    s += &format!(
+        "### Transfer matrix ({} at ε = {}, {} {}): mIoU of the column model on images crafted against the row model\n\n",
+        t.attack,
+        t.eps,
+        t.n_images,
+        images
+    );
+    s += &format!("| source \\ target | {} |\n|---|{}\n", t.models.join(" | "), "---|".repeat(t.models.len()));
+    let clean: Vec<String> = t.clean_miou.iter().map(|v| format!("{v:.4}")).collect();
+    s += &format!("| (clean) | {} |\n", clean.join(" | "));
+    for (i, row) in t.miou.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(j, v)| if i == j { format!("**{v:.4}**") } else { format!("{v:.4}") })
+            .collect();
+        s += &format!("| {} | {} |\n", t.models[i], cells.join(" | "));
+    }
+    s += "\n";
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::file::ExperimentFile;
     use super::super::file::tests::GOOD;
-    use super::super::result::{DefenseScore, ModelResult, Skipped, TransferResult};
+    use super::super::result::{DefenseScore, Skipped};
     use super::*;
 
     #[test]

@@ -15,17 +15,22 @@ pub(super) fn hpass_i64(src_row: &[u8], taps: &IntTaps, dst: &mut [i64]) {
     }
 }
 
+/// The horizontal pass of every source row that `taps` reads and `cache` lacks yet.
+fn hpass_rows(src: &[u8], n: usize, x: &IntTaps, taps: &[(usize, i64)], cache: &mut [Option<Vec<i64>>]) {
+    for &(i, _) in taps {
+        if cache[i].is_none() {
+            let mut h = vec![0i64; x.len() * 3];
+            hpass_i64(&src[i * n * 3..(i + 1) * n * 3], x, &mut h);
+            cache[i] = Some(h);
+        }
+    }
+}
+
 pub(super) fn cv_linear_u8(src: &[u8], n: usize, m: usize, x: &IntTaps, y: &IntTaps, out: &mut [u8]) {
     let np = x.len();
     let mut cache: Vec<Option<Vec<i64>>> = vec![None; m];
     for (p, taps) in y.iter().enumerate() {
-        for &(i, _) in taps {
-            if cache[i].is_none() {
-                let mut h = vec![0i64; np * 3];
-                hpass_i64(&src[i * n * 3..(i + 1) * n * 3], x, &mut h);
-                cache[i] = Some(h);
-            }
-        }
+        hpass_rows(src, n, x, taps, &mut cache);
         let (i0, b0) = taps[0];
         let (i1, b1) = taps[1];
         if let (Some(h0), Some(h1)) = (&cache[i0], &cache[i1]) {
@@ -42,13 +47,7 @@ pub(super) fn cv_fixed_u8(src: &[u8], n: usize, m: usize, x: &IntTaps, y: &IntTa
     let np = x.len();
     let mut cache: Vec<Option<Vec<i64>>> = vec![None; m];
     for (p, taps) in y.iter().enumerate() {
-        for &(i, _) in taps {
-            if cache[i].is_none() {
-                let mut h = vec![0i64; np * 3];
-                hpass_i64(&src[i * n * 3..(i + 1) * n * 3], x, &mut h);
-                cache[i] = Some(h);
-            }
-        }
+        hpass_rows(src, n, x, taps, &mut cache);
         for k in 0..np * 3 {
             let mut v = 0i64;
             for &(i, b) in taps {

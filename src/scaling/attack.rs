@@ -259,16 +259,22 @@ pub fn scaling_attack(
     let col_comps = components(scaler.rt());
     let max_rows = row_comps.iter().map(|c| c.ins.len()).max().unwrap_or(0);
     let max_cols = col_comps.iter().map(|c| c.ins.len()).max().unwrap_or(0);
+    let problem = Problem {
+        scaler,
+        s: &s_planes,
+        t: &t_planes,
+        row_comps: &row_comps,
+        col_comps: &col_comps,
+        eps: cfg.eps,
+        opts: &opts,
+        threads,
+    };
     let (attack_planes, method, stats) = if max_rows.saturating_mul(max_cols) <= cfg.max_block_vars
     {
-        let (a, st) = attack_blocks(
-            scaler, &s_planes, &t_planes, &row_comps, &col_comps, cfg.eps, &opts, threads,
-        )?;
+        let (a, st) = attack_blocks(&problem)?;
         (a, AttackMethod::Blocks, st)
     } else {
-        let (a, st) = attack_two_stage(
-            scaler, &s_planes, &t_planes, &row_comps, &col_comps, cfg.eps, &opts, threads,
-        )?;
+        let (a, st) = attack_two_stage(&problem)?;
         (a, AttackMethod::TwoStage, st)
     };
     let solve_seconds = timer.seconds();
@@ -313,6 +319,20 @@ pub fn scaling_attack(
         method,
         stats,
     })
+}
+
+/// One scaling-attack problem as the solvers take it: the scaler, source and target planes,
+/// the couplings of both axes, ε, the solver options and the worker threads.
+#[derive(Clone, Copy)]
+pub(super) struct Problem<'a> {
+    pub scaler: &'a Scaler,
+    pub s: &'a [Vec<f64>; 3],
+    pub t: &'a [Vec<f64>; 3],
+    pub row_comps: &'a [super::components::Component],
+    pub col_comps: &'a [super::components::Component],
+    pub eps: f64,
+    pub opts: &'a SolverOpts,
+    pub threads: usize,
 }
 
 /// Planar f64 channels of an RGB image.

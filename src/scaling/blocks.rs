@@ -1,7 +1,7 @@
 //! The exact block decomposition of the scaling attack: independent blocks
 //! `(row component) × (column component)`, each solved exactly (see [`super::attack`]).
 
-use super::attack::SolveStats;
+use super::attack::{Problem, SolveStats};
 use super::components::Component;
 use super::qp::{SolverOpts, Work, solve_single_constraint};
 use super::slab_qp::SlabQp;
@@ -45,17 +45,8 @@ pub(super) fn block_problem(
 /// Per worker: (item, solved block values) and the statistics.
 pub(super) type BlockChunk = (Vec<(usize, Vec<f64>)>, SolveStats);
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn attack_blocks(
-    scaler: &Scaler,
-    s: &[Vec<f64>; 3],
-    t: &[Vec<f64>; 3],
-    row_comps: &[Component],
-    col_comps: &[Component],
-    eps: f64,
-    opts: &SolverOpts,
-    threads: usize,
-) -> Result<([Vec<f64>; 3], SolveStats)> {
+pub(super) fn attack_blocks(p: &Problem<'_>) -> Result<([Vec<f64>; 3], SolveStats)> {
+    let Problem { scaler, s, t, row_comps, col_comps, eps, opts, threads } = *p;
     let (n, _) = scaler.src;
     let (np, _) = scaler.dst;
     let l = &scaler.l;

@@ -35,6 +35,12 @@ impl SlabQp {
 
     /// `x = clip(z)`, `r = Mx − t`; returns (KKT residual, dual objective, capped rows).
     #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+    /// [`Self::evaluate`] on the candidate buffers of `work` (`lam_new`, `z_new`, …).
+    fn evaluate_new(&self, s: &[f64], t: &[f64], eps: f64, work: &mut Work) -> (f64, f64, usize) {
+        let Work { lam_new, z_new, x_new, r_new, .. } = work;
+        self.evaluate(s, t, eps, lam_new, z_new, x_new, r_new)
+    }
+
     pub(super) fn evaluate(
         &self,
         s: &[f64],
@@ -131,16 +137,7 @@ impl SlabQp {
                 if !self.newton_step(s, t, eps, work) {
                     break;
                 }
-                let (res_n, dual_n, capped_n) = {
-                    let Work {
-                        lam_new,
-                        z_new,
-                        x_new,
-                        r_new,
-                        ..
-                    } = &mut *work;
-                    self.evaluate(s, t, eps, lam_new, z_new, x_new, r_new)
-                };
+                let (res_n, dual_n, capped_n) = self.evaluate_new(s, t, eps, work);
                 if res_n <= opts.tol || dual_n > dual + 1e-13 * dual.abs().max(1.0) {
                     std::mem::swap(&mut work.lambda, &mut work.lam_new);
                     std::mem::swap(&mut work.z, &mut work.z_new);
@@ -222,16 +219,7 @@ impl SlabQp {
                     }
                 }
             }
-            let (r2, d2, c2) = {
-                let Work {
-                    lam_new,
-                    z_new,
-                    x_new,
-                    r_new,
-                    ..
-                } = &mut *work;
-                self.evaluate(s, t, eps, lam_new, z_new, x_new, r_new)
-            };
+            let (r2, d2, c2) = self.evaluate_new(s, t, eps, work);
             if d2 > dual + 1e-13 * dual.abs().max(1.0) {
                 std::mem::swap(&mut work.lambda, &mut work.lam_new);
                 std::mem::swap(&mut work.z, &mut work.z_new);

@@ -1,7 +1,7 @@
 //! The two-stage decomposition of the scaling attack (horizontal, then vertical), for scalers
 //! whose windows overlap (see [`super::attack`]).
 
-use super::attack::SolveStats;
+use super::attack::{Problem, SolveStats};
 use super::components::{Component, local_matrix};
 use super::qp::{SolverOpts, Work};
 use super::slab_qp::SlabQp;
@@ -50,17 +50,8 @@ impl Stage {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn attack_two_stage(
-    scaler: &Scaler,
-    s: &[Vec<f64>; 3],
-    t: &[Vec<f64>; 3],
-    row_comps: &[Component],
-    col_comps: &[Component],
-    eps: f64,
-    opts: &SolverOpts,
-    threads: usize,
-) -> Result<([Vec<f64>; 3], SolveStats)> {
+pub(super) fn attack_two_stage(p: &Problem<'_>) -> Result<([Vec<f64>; 3], SolveStats)> {
+    let Problem { scaler, s, t, row_comps, col_comps, eps, opts, threads } = *p;
     let (n, m) = scaler.src;
     let (np, mp) = scaler.dst;
     let rt = scaler.rt();

@@ -237,4 +237,26 @@ async fn working_sizes_keep_the_aspect_and_follow_the_size_rule() {
     assert_eq!(get(&s.info().map_err(JsValue::from).unwrap(), "classes").dyn_into::<Array>().unwrap().length(), 21);
     let dl = session("cpu").await;
     assert_eq!(dl.input_size(1000, 500, 0).map_err(JsValue::from).unwrap(), vec![257, 257], "DeepLab takes 257×257 only");
+    // the scaling attack's model size: 256×256 where the model takes it
+    assert_eq!(s.scaling_input_size().map_err(JsValue::from).unwrap(), vec![256, 256]);
+    assert_eq!(dl.scaling_input_size().map_err(JsValue::from).unwrap(), vec![257, 257]);
+}
+
+#[wasm_bindgen_test]
+fn the_page_gets_the_scalers_and_the_map_resize_from_the_core() {
+    let list = Array::from(&advseg::web::list_scalers().map_err(JsValue::from).unwrap());
+    let names: Vec<String> = list.iter().map(|s| get(&s, "name").as_string().unwrap()).collect();
+    let core: Vec<&str> = advseg::scaling::scaler::ScalerKind::ALL.iter().map(|k| k.name()).collect();
+    assert_eq!(names, core);
+    let defaults: Vec<&String> =
+        names.iter().zip(list.iter()).filter(|(_, s)| get(s, "default").as_bool() == Some(true)).map(|(n, _)| n).collect();
+    assert_eq!(defaults, ["opencv-linear"], "one default, the page's scaler until now");
+    assert_eq!(get(&list.get(9), "library").as_string().as_deref(), Some("pillow"));
+    // 2×2 → 4×4 repeats each class, as the core's nearest resize
+    let map = [1u8, 2, 3, 255];
+    let big = advseg::web::resize_map(&map, 2, 2, 4, 4).map_err(JsValue::from).unwrap();
+    assert_eq!(big, advseg::metrics::nearest_resize_map(&map, 2, 2, 4, 4).unwrap());
+    assert_eq!(&big[..4], &[1, 1, 2, 2]);
+    let e = advseg::web::resize_map(&map, 3, 2, 4, 4).map_err(JsValue::from).unwrap_err();
+    assert!(format!("{e:?}").contains("3x2"), "{e:?}");
 }

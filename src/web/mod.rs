@@ -13,6 +13,7 @@
 //! Tensors are only read with burn's async API (`into_data_async`): blocking reads are not
 //! possible on wasm.
 
+mod catalog;
 mod convert;
 
 use std::cell::Cell;
@@ -33,6 +34,7 @@ use crate::model::zoo::{self, ModelSpec};
 use crate::model::{ClassMap, Segmenter, batch_tensor};
 use crate::scaling::experiment::{ScalingExperimentConfig, run_experiment_async};
 use crate::scaling::map_target::{class_map, run_map_experiment_async};
+pub use catalog::{list_scalers, resize_map};
 use convert::{AttackOptions, ScalingOptions, ScalingTarget, Setter};
 
 /// Route Rust panics to the browser console (a panic aborts the wasm instance; the message is

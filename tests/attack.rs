@@ -94,6 +94,9 @@ const LOSS_SUBSET: [usize; 3] = [1, 7, 9];
 
 #[test]
 fn untargeted_espnetv2_breaks_miou_even_after_8bit_and_segpgd_cospgd_match_ce() {
+    if common::skip_without_fixtures("untargeted_espnetv2_breaks_miou_even_after_8bit_and_segpgd_cospgd_match_ce") {
+        return;
+    }
     let t0 = Instant::now();
     let (seg, _, x, images, gts) = setup("espnetv2-voc", &VOC);
     let k = seg.spec.num_classes();
@@ -147,6 +150,9 @@ fn untargeted_espnetv2_breaks_miou_even_after_8bit_and_segpgd_cospgd_match_ce() 
 
 #[test]
 fn untargeted_deeplab_ce_segpgd_cospgd() {
+    if common::skip_without_fixtures("untargeted_deeplab_ce_segpgd_cospgd") {
+        return;
+    }
     let (seg, _, x, images, gts) = setup("deeplabv3-mnv2-voc", &VOC);
     let k = seg.spec.num_classes();
     let mut ce = f64::NAN;
@@ -184,6 +190,9 @@ const TARGETED_BATCH: [&str; 4] = ["294", "474", "23", "8"];
 /// The seed's experiment: a batch of 4 where every image is pushed to image #2's clean map.
 #[test]
 fn targeted_to_the_map_of_image_2_raises_agreement() {
+    if common::skip_without_fixtures("targeted_to_the_map_of_image_2_raises_agreement") {
+        return;
+    }
     let names = &TARGETED_BATCH;
     let (seg, _, x, images, _) = setup("deeplabv3-mnv2-voc", names);
     // Targeted sign-gradient PGD oscillates (the mean agreement of the iterates jumps by ±0.1
@@ -210,6 +219,9 @@ fn targeted_to_the_map_of_image_2_raises_agreement() {
 /// the invariants hold on every output and the batch order is preserved.
 #[test]
 fn property_invariants_over_random_configs() {
+    if common::skip_without_fixtures("property_invariants_over_random_configs") {
+        return;
+    }
     let device = backend::autodiff(&backend::cpu());
     let seg = Segmenter::load("espnetv2-voc-s0.5", &device).unwrap();
     let k = seg.spec.num_classes();
@@ -283,6 +295,9 @@ fn property_invariants_over_random_configs() {
 
 #[test]
 fn bad_configs_give_clear_errors() {
+    if common::skip_without_fixtures("bad_configs_give_clear_errors") {
+        return;
+    }
     let device = backend::autodiff(&backend::cpu());
     let seg = Segmenter::load("espnetv2-voc-s0.5", &device).unwrap();
     let (images, _) = voc(&VOC[..2], 64, 64);
@@ -326,6 +341,9 @@ fn bad_configs_give_clear_errors() {
 /// invariants hold. With `ADVSEG_REQUIRE_WGPU=1` a missing adapter fails the test.
 #[test]
 fn attack_runs_on_wgpu() {
+    if common::skip_without_fixtures("attack_runs_on_wgpu") {
+        return;
+    }
     let base = match backend::wgpu() {
         Ok(d) => d,
         Err(e) => {

@@ -64,6 +64,9 @@ fn check_metrics(v: &Value, what: &str) {
 
 #[test]
 fn targeted_image_writes_files_and_a_full_report() {
+    if common::skip_without_fixtures("targeted_image_writes_files_and_a_full_report") {
+        return;
+    }
     let out = tmpdir("targeted");
     let o = out.to_str().unwrap();
     let res = advseg(&[
@@ -128,6 +131,9 @@ fn targeted_image_writes_files_and_a_full_report() {
 
 #[test]
 fn untargeted_reports_ground_truth_only_where_a_label_exists() {
+    if common::skip_without_fixtures("untargeted_reports_ground_truth_only_where_a_label_exists") {
+        return;
+    }
     let out = tmpdir("untargeted");
     let photo = common::fixtures().join("images/photos/chelsea.png");
     let res = advseg(&[
@@ -154,6 +160,9 @@ fn untargeted_reports_ground_truth_only_where_a_label_exists() {
 
 #[test]
 fn bad_arguments_are_reported() {
+    if common::skip_without_fixtures("bad_arguments_are_reported") {
+        return;
+    }
     let out = tmpdir("bad");
     let o = out.to_str().unwrap();
     let (a, b) = (voc("294"), voc("474"));
@@ -188,6 +197,9 @@ fn bad_arguments_are_reported() {
 /// result.
 #[test]
 fn flags_toml_and_json_are_one_spec_with_one_result() {
+    if common::skip_without_fixtures("flags_toml_and_json_are_one_spec_with_one_result") {
+        return;
+    }
     use advseg::attack::{AttackSpec, BatchImage, GoalMaps, run_attack};
     let (flags_out, toml_out) = (tmpdir("flags"), tmpdir("toml"));
     let img = voc("294");

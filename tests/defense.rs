@@ -39,6 +39,9 @@ fn run(text: &str) -> ExperimentResult {
 /// and reconstruction-free `Defended` models too.
 #[test]
 fn single_scale_equals_the_plain_model() {
+    if common::skip_without_fixtures("single_scale_equals_the_plain_model") {
+        return;
+    }
     let device = backend::cpu();
     for (model, name) in [("espnetv2-voc", "294"), ("deeplabv3-mnv2-voc", "8")] {
         let seg = Segmenter::load(model, &device).unwrap();
@@ -82,6 +85,9 @@ fn single_scale_equals_the_plain_model() {
 /// through every scale.
 #[test]
 fn adaptive_gradients_flow() {
+    if common::skip_without_fixtures("adaptive_gradients_flow") {
+        return;
+    }
     let ad = backend::autodiff(&backend::cpu());
     let seg = Segmenter::load("deeplabv3-mnv2-voc", &ad).unwrap();
     let img = imaging::load(&common::fixtures().join("images/voc/8.png")).unwrap();
@@ -116,6 +122,9 @@ fn cell(s: &Score) -> String {
 /// JPEG (q = 75) and median (3×3) each raise it and BPDA lowers it again.
 #[test]
 fn defenses_help_non_adaptively_and_fall_to_adaptive_attacks() {
+    if common::skip_without_fixtures("defenses_help_non_adaptively_and_fall_to_adaptive_attacks") {
+        return;
+    }
     let r = run(r#"
 name = "acceptance"
 images = "shared:fixtures/images/voc"
@@ -159,6 +168,9 @@ reconstruct = ["median:3"]
 /// The transfer matrix: white-box (diagonal) entries are the strongest of each row.
 #[test]
 fn transfer_matrix_diagonal_is_strongest() {
+    if common::skip_without_fixtures("transfer_matrix_diagonal_is_strongest") {
+        return;
+    }
     let r = run(r#"
 name = "transfer"
 images = "shared:fixtures/images/voc"
@@ -191,6 +203,9 @@ eps = "4/255"
 /// writes both reports.
 #[test]
 fn experiments_are_reproducible_and_survive_bad_images() {
+    if common::skip_without_fixtures("experiments_are_reproducible_and_survive_bad_images") {
+        return;
+    }
     shared_env();
     let dir = std::env::temp_dir().join(format!("advseg-exp-{}", std::process::id()));
     let images = dir.join("images");

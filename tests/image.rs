@@ -2,6 +2,8 @@
 //! fixtures, the reference `[0, 1]` tensors, label PNGs and the clean metrics of the reference
 //! pipeline.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use advseg::image::{ResizeMethod, load, load_label_png, resize, to_tensor01};
@@ -79,6 +81,9 @@ fn scaling_pair(src: &str, alg: &str, w: u32, h: u32) -> (RgbImage, RgbImage) {
 
 #[test]
 fn pil_bilinear_matches_pillow_fixtures_exactly() {
+    if common::skip_without_fixtures("pil_bilinear_matches_pillow_fixtures_exactly") {
+        return;
+    }
     let mut total = 0usize;
     for (src, w, h) in SCALING_CASES {
         let (input, expected) = scaling_pair(src, "pillow-bilinear", w, h);
@@ -93,6 +98,9 @@ fn pil_bilinear_matches_pillow_fixtures_exactly() {
 
 #[test]
 fn nearest_matches_pillow_fixtures_exactly() {
+    if common::skip_without_fixtures("nearest_matches_pillow_fixtures_exactly") {
+        return;
+    }
     for (src, w, h) in SCALING_CASES {
         let (input, expected) = scaling_pair(src, "pillow-nearest", w, h);
         let got = resize(&input, w, h, ResizeMethod::Nearest).unwrap();
@@ -104,6 +112,9 @@ fn nearest_matches_pillow_fixtures_exactly() {
 
 #[test]
 fn bilinear_matches_opencv_linear_exactly() {
+    if common::skip_without_fixtures("bilinear_matches_opencv_linear_exactly") {
+        return;
+    }
     for (src, w, h) in SCALING_CASES {
         let (input, expected) = scaling_pair(src, "opencv-linear", w, h);
         let got = resize(&input, w, h, ResizeMethod::Bilinear).unwrap();
@@ -119,6 +130,9 @@ fn bilinear_matches_opencv_linear_exactly() {
 
 #[test]
 fn pil_bilinear_reproduces_reference_x01() {
+    if common::skip_without_fixtures("pil_bilinear_reproduces_reference_x01") {
+        return;
+    }
     let img = load(&fixtures().join("images/voc/294.png")).unwrap();
     assert_eq!(img.dimensions(), (513, 513));
     for (file, size) in [
@@ -153,6 +167,9 @@ fn pil_bilinear_reproduces_reference_x01() {
 
 #[test]
 fn shared_label_fixtures_are_8bit_grey_class_maps() {
+    if common::skip_without_fixtures("shared_label_fixtures_are_8bit_grey_class_maps") {
+        return;
+    }
     let (map, w, h) = load_label_png(&fixtures().join("images/voc/294_label.png")).unwrap();
     assert_eq!((w, h), (513, 513));
     assert!(map.iter().all(|&v| v <= 20 || v == 255));
@@ -173,6 +190,9 @@ fn shared_label_fixtures_are_8bit_grey_class_maps() {
 /// nearest-resized to the label size, one confusion matrix over the 10 VOC images.
 #[test]
 fn clean_metrics_reproduce_reference_json() {
+    if common::skip_without_fixtures("clean_metrics_reproduce_reference_json") {
+        return;
+    }
     use advseg::data::nearest_resize_map;
     use advseg::metrics::{ConfusionMatrix, SegMetrics};
     let fx = fixtures();

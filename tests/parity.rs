@@ -41,11 +41,17 @@ fn check_logits(device: &burn::tensor::Device, tag: &str) {
 
 #[test]
 fn logits_match_pytorch_on_cpu() {
+    if common::skip_without_fixtures("logits_match_pytorch_on_cpu") {
+        return;
+    }
     check_logits(&backend::cpu(), "cpu");
 }
 
 #[test]
 fn input_gradient_matches_pytorch() {
+    if common::skip_without_fixtures("input_gradient_matches_pytorch") {
+        return;
+    }
     let device = backend::autodiff(&backend::cpu());
     for (model, file) in CASES {
         let r = common::reference(file);
@@ -74,6 +80,9 @@ fn input_gradient_matches_pytorch() {
 /// (set by `.ci/run`) a missing adapter fails the test; otherwise it is reported and skipped.
 #[test]
 fn logits_match_pytorch_on_wgpu() {
+    if common::skip_without_fixtures("logits_match_pytorch_on_wgpu") {
+        return;
+    }
     match backend::wgpu() {
         Ok(device) => {
             println!("wgpu adapter: {}", backend::describe(&device));

@@ -2,6 +2,8 @@
 //! matrices (`shared/fixtures/scaling`, made by `gen_scaling_fixtures.py`), and the scaling
 //! attack on astronaut (1024×1024) → chelsea (256×256).
 
+mod common;
+
 use advseg::error::Error;
 use advseg::resize::{Scaler, ScalerKind};
 use advseg::scaling::{
@@ -96,6 +98,9 @@ fn f64s(t: &Tensor) -> Vec<f64> {
 /// reproducible bit for bit); there every pixel is within ±1 and ≥ 99.8 % are exact.
 #[test]
 fn fixture_outputs_reproduced() {
+    if common::skip_without_fixtures("fixture_outputs_reproduced") {
+        return;
+    }
     let mut report = String::new();
     let mut failures = Vec::new();
     for case in manifest()["cases"].as_array().unwrap() {
@@ -135,6 +140,9 @@ fn fixture_outputs_reproduced() {
 /// `apply_u8` its uint8 output on the random sources.
 #[test]
 fn coefficient_matrices_match() {
+    if common::skip_without_fixtures("coefficient_matrices_match") {
+        return;
+    }
     for case in manifest()["coeff_cases"].as_array().unwrap() {
         let kind = kind_of(case);
         let file = case["file"].as_str().unwrap();
@@ -202,6 +210,9 @@ fn astronaut1024() -> image::RgbImage {
 /// distortion (PSNR ≥ 21 dB / ≥ 15 dB).
 #[test]
 fn attack_opencv_nearest_and_linear() {
+    if common::skip_without_fixtures("attack_opencv_nearest_and_linear") {
+        return;
+    }
     let (src, tgt) = (astronaut1024(), chelsea_target());
     for (kind, min_psnr) in [
         (ScalerKind::OpencvNearest, 21.0),
@@ -252,6 +263,9 @@ fn attack_opencv_nearest_and_linear() {
 /// image, so it is clearly visible (PSNR < 12 dB).
 #[test]
 fn attack_pillow_antialiasing_is_visible() {
+    if common::skip_without_fixtures("attack_pillow_antialiasing_is_visible") {
+        return;
+    }
     let (src, tgt) = (astronaut1024(), chelsea_target());
     for kind in [
         ScalerKind::PillowBilinear,
@@ -279,6 +293,9 @@ fn attack_pillow_antialiasing_is_visible() {
 
 #[test]
 fn attack_rejects_mismatched_sizes() {
+    if common::skip_without_fixtures("attack_rejects_mismatched_sizes") {
+        return;
+    }
     let sc = Scaler::new(ScalerKind::OpencvLinear, 1024, 1024, 256, 256).unwrap();
     let src = astronaut1024();
     let small = image::RgbImage::new(200, 100);
@@ -297,6 +314,9 @@ fn attack_rejects_mismatched_sizes() {
 #[test]
 #[ignore]
 fn attack_timings_single_core() {
+    if common::skip_without_fixtures("attack_timings_single_core") {
+        return;
+    }
     let (src, tgt) = (astronaut1024(), chelsea_target());
     for kind in ScalerKind::ALL {
         let sc = Scaler::new(kind, 1024, 1024, 256, 256).unwrap();

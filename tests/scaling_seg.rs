@@ -92,6 +92,9 @@ fn target_agreement(r: &ScalingReport, d: Defense, v: AttackVariant) -> f64 {
 /// the adaptive attack.
 #[test]
 fn opencv_linear_attack_defenses_and_adaptive() {
+    if common::skip_without_fixtures("opencv_linear_attack_defenses_and_adaptive") {
+        return;
+    }
     let seg = Segmenter::load("espnetv2-voc", &advseg::backend::cpu()).unwrap();
     let cfg = ScalingExperimentConfig { scaler: ScalerKind::OpencvLinear, ..Default::default() };
     let r = block_on(run_experiment(&seg, &load("voc/474.png"), &load("photos/chelsea.png"), &cfg)).unwrap();
@@ -133,6 +136,9 @@ fn opencv_linear_attack_defenses_and_adaptive() {
 /// source images, the same target).
 #[test]
 fn opencv_nearest_full_size_map_stays_the_source() {
+    if common::skip_without_fixtures("opencv_nearest_full_size_map_stays_the_source") {
+        return;
+    }
     let seg = Segmenter::load("espnetv2-voc", &advseg::backend::cpu()).unwrap();
     let cfg = ScalingExperimentConfig {
         scaler: ScalerKind::OpencvNearest,
@@ -157,6 +163,9 @@ fn opencv_nearest_full_size_map_stays_the_source() {
 /// attack — which then has little to change, so the attack image stays close to the source.
 #[test]
 fn target_map_mode_crafts_and_hides_the_target() {
+    if common::skip_without_fixtures("target_map_mode_crafts_and_hides_the_target") {
+        return;
+    }
     let seg = Segmenter::load("espnetv2-voc", &advseg::backend::autodiff(&advseg::backend::cpu())).unwrap();
     let (data, w, h) = imaging::load_label_png(&common::fixtures().join("images/voc/294_label.png")).unwrap();
     let wanted = ClassMap { width: w, height: h, data };
@@ -201,6 +210,9 @@ fn tmpdir(tag: &str) -> PathBuf {
 /// are reported with their value.
 #[test]
 fn cli_scale_attack_and_defend() {
+    if common::skip_without_fixtures("cli_scale_attack_and_defend") {
+        return;
+    }
     let exe = env!("CARGO_BIN_EXE_advseg");
     let out = tmpdir("cli");
     let src = common::fixtures().join("images/voc/8.png");

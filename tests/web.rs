@@ -103,43 +103,48 @@ async fn check_backend(backend: &str) {
         log.push(&p);
         JsValue::TRUE
     });
-    let opts = options(&[("steps", 2.into()), ("eps", 8.into()), ("loss", "segpgd".into())]);
+    let opts = options(&[("steps", 2.into()), ("eps", "8/255".into()), ("loss", "segpgd".into())]);
     let cb: &Function = progress.as_ref().unchecked_ref();
     let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone()))).await.unwrap();
-    assert_eq!(num(&r, "stepsRun"), 2.0);
-    web_sys::console::log_1(&format!("{backend}: 2-step untargeted attack {:.2} s (first)", num(&r, "seconds")).into());
+    let rep = get(&r, "report");
+    assert_eq!(get(&rep, "schema").as_string().as_deref(), Some("advseg.attack/1"));
+    assert_eq!(num(&rep, "steps_run"), 2.0);
+    web_sys::console::log_1(&format!("{backend}: 2-step untargeted attack {:.2} s (first)", num(&rep, "seconds")).into());
     let attack_steps: Vec<JsValue> = steps.iter().filter(|p| get(p, "stage").as_string().as_deref() == Some("attack")).collect();
     assert_eq!(attack_steps.len(), 3, "one progress report per iterate x_0, x_1, x_2");
-    let history = Array::from(&get(&r, "history"));
+    let history = Array::from(&get(&rep, "history"));
     assert_eq!(history.length(), 3);
     // the clean map of the attack is the segmentation's map
-    assert_eq!(bytes_at(&r, "cleanMaps", 0), map);
+    assert_eq!(bytes_at(&r, "clean_maps", 0), map);
     // the 8-bit adversarial image stays in the ε-ball (8/255 is a whole number of grey levels)
     let adv = bytes_at(&r, "adversarial", 0);
     let orig = bytes_at(&r, "images", 0);
     let linf = adv.iter().zip(&orig).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
     assert!(linf <= 8 && linf > 0, "L∞ {linf} grey levels");
-    assert!((num(&r, "linf") * 255.0 - f64::from(linf)).abs() < 1e-3);
+    let q = get(&get(&rep, "overall"), "quantized");
+    assert!((num(&q, "linf") * 255.0 - f64::from(linf)).abs() < 1e-3);
     // the PNG holds exactly the adversarial pixels
     let png = imaging::decode(&bytes_at(&r, "pngs", 0)).unwrap();
     assert_eq!(png.as_raw().to_vec(), adv);
     // the attack moved predictions off the clean map, and reports it consistently
-    let adv_map = bytes_at(&r, "adversarialMaps", 0);
-    let vs_clean = num(&get(&r, "vsClean"), "agreement");
+    let adv_map = bytes_at(&r, "adversarial_maps", 0);
+    let vs_clean = num(&get(&q, "vs_clean"), "agreement");
     assert!((vs_clean - agreement(&adv_map, &map)).abs() < 1e-9);
     assert!(vs_clean < 0.999, "{backend}: 2 steps of 8/255 left agreement at {vs_clean}");
-    let psnr = num(&r, "psnr");
+    let psnr = num(&q, "psnr");
     assert!(psnr > 30.0 && psnr.is_finite(), "PSNR {psnr}");
     drop(progress);
 
     // 2-step targeted attack to class 15 (person): closer to the target than the clean map
-    let opts = options(&[("steps", 2.into()), ("eps", 8.into()), ("mode", "targeted-class".into()), ("targetClass", 15.into())]);
+    let opts = options(&[("steps", 2.into()), ("eps", "8/255".into()), ("goal", "targeted-class".into()), ("target_class", 15.into())]);
     let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, None)).await.unwrap();
+    let rep = get(&r, "report");
     web_sys::console::log_1(
-        &format!("{backend}: 2-step targeted attack {:.2} s (warm): {:.3} PGD steps/s", num(&r, "seconds"), 2.0 / num(&r, "seconds")).into(),
+        &format!("{backend}: 2-step targeted attack {:.2} s (warm): {:.3} PGD steps/s", num(&rep, "seconds"), 2.0 / num(&rep, "seconds")).into(),
     );
-    let before = num(&get(&r, "cleanVsReference"), "agreement");
-    let after = num(&get(&r, "vsReference"), "agreement");
+    let overall = get(&rep, "overall");
+    let before = num(&get(&get(&overall, "clean"), "vs_target"), "agreement");
+    let after = num(&get(&get(&overall, "quantized"), "vs_target"), "agreement");
     web_sys::console::log_1(&format!("{backend}: targeted agreement {before:.4} -> {after:.4}").into());
     assert!(after > before, "{backend}: targeted agreement {before} -> {after}");
 }
@@ -159,12 +164,12 @@ async fn errors_quote_the_bad_value_and_the_session_keeps_working() {
     let s = session("cpu").await;
     let bad = |pairs: &[(&str, JsValue)]| options(pairs);
     let cases: Vec<(JsValue, &str)> = vec![
-        (bad(&[("mode", "sideways".into())]), "'sideways'"),
+        (bad(&[("goal", "sideways".into())]), "'sideways'"),
         (bad(&[("eps", (-3).into())]), "-3"),
         (bad(&[("loss", "hinge".into())]), "'hinge'"),
         (bad(&[("steps", 0.into())]), "steps = 0"),
-        (bad(&[("mode", "targeted-class".into()), ("targetClass", 42.into())]), "class 42"),
-        (bad(&[("mode", "targeted-image".into()), ("targetIndex", 3.into())]), "target image 4"),
+        (bad(&[("goal", "targeted-class".into()), ("target_class", 42.into())]), "class 42"),
+        (bad(&[("goal", "targeted-image".into()), ("target_index", 4.into())]), "target_index 4"),
         (bad(&[("colour", "red".into())]), "colour"),
     ];
     for (opts, want) in cases {
@@ -180,7 +185,7 @@ async fn errors_quote_the_bad_value_and_the_session_keeps_working() {
     let e = Session::create(MODEL.into(), vec![1, 2, 3], "cpu".into()).await.err().map(JsValue::from).unwrap();
     assert!(format!("{:?}", e).contains("sha256"));
     // a painted map: wrong size, then a class out of range
-    let opts = || bad(&[("mode", "targeted-map".into()), ("steps", 1.into())]);
+    let opts = || bad(&[("goal", "targeted-map".into()), ("steps", 1.into())]);
     let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts(), Some(Uint8Array::from(&[1u8; 10][..])), None), "10 pixels").await;
     assert!(e.contains("10 pixels"), "{e}");
     let mut painted = vec![255u8; 257 * 257];
@@ -208,15 +213,18 @@ async fn progress_returning_false_cancels_and_a_painted_map_attack_runs() {
             painted[y * 257 + x] = 15;
         }
     }
-    let opts = options(&[("steps", 2.into()), ("mode", "targeted-map".into())]);
+    let opts = options(&[("steps", 2.into()), ("goal", "targeted-map".into()), ("keep_unpainted", true.into())]);
     let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, Some(Uint8Array::from(&painted[..])), None)).await.unwrap();
-    let reference = bytes_at(&r, "referenceMaps", 0);
-    let clean = bytes_at(&r, "cleanMaps", 0);
+    let reference = bytes_at(&r, "reference_maps", 0);
+    let clean = bytes_at(&r, "clean_maps", 0);
     assert_eq!(reference[0], 15);
     assert_eq!(reference[256 * 257 + 256], clean[256 * 257 + 256], "outside the paint the clean class is kept");
-    let history = Array::from(&get(&r, "history"));
+    let rep = get(&r, "report");
+    let history = Array::from(&get(&rep, "history"));
     let (first, last) = (history.get(0), history.get(history.length() - 1));
-    let (before, after) = (num(&get(&r, "cleanVsReference"), "agreement"), num(&get(&r, "vsReference"), "agreement"));
+    let overall = get(&rep, "overall");
+    let before = num(&get(&get(&overall, "clean"), "vs_target"), "agreement");
+    let after = num(&get(&get(&overall, "quantized"), "vs_target"), "agreement");
     web_sys::console::log_1(
         &format!("painted map: agreement {before:.4} -> {after:.4}, loss {} -> {}", num(&first, "loss"), num(&last, "loss")).into(),
     );
@@ -237,4 +245,26 @@ async fn working_sizes_keep_the_aspect_and_follow_the_size_rule() {
     assert_eq!(get(&s.info().map_err(JsValue::from).unwrap(), "classes").dyn_into::<Array>().unwrap().length(), 21);
     let dl = session("cpu").await;
     assert_eq!(dl.input_size(1000, 500, 0).map_err(JsValue::from).unwrap(), vec![257, 257], "DeepLab takes 257×257 only");
+    // the scaling attack's model size: 256×256 where the model takes it
+    assert_eq!(s.scaling_input_size().map_err(JsValue::from).unwrap(), vec![256, 256]);
+    assert_eq!(dl.scaling_input_size().map_err(JsValue::from).unwrap(), vec![257, 257]);
+}
+
+#[wasm_bindgen_test]
+fn the_page_gets_the_scalers_and_the_map_resize_from_the_core() {
+    let list = Array::from(&advseg::web::list_scalers().map_err(JsValue::from).unwrap());
+    let names: Vec<String> = list.iter().map(|s| get(&s, "name").as_string().unwrap()).collect();
+    let core: Vec<&str> = advseg::resize::ScalerKind::ALL.iter().map(|k| k.name()).collect();
+    assert_eq!(names, core);
+    let defaults: Vec<&String> =
+        names.iter().zip(list.iter()).filter(|(_, s)| get(s, "default").as_bool() == Some(true)).map(|(n, _)| n).collect();
+    assert_eq!(defaults, ["opencv-linear"], "one default, the page's scaler until now");
+    assert_eq!(get(&list.get(9), "library").as_string().as_deref(), Some("pillow"));
+    // 2×2 → 4×4 repeats each class, as the core's nearest resize
+    let map = [1u8, 2, 3, 255];
+    let big = advseg::web::resize_map(&map, 2, 2, 4, 4).map_err(JsValue::from).unwrap();
+    assert_eq!(big, advseg::data::nearest_resize_map(&map, 2, 2, 4, 4).unwrap());
+    assert_eq!(&big[..4], &[1, 1, 2, 2]);
+    let e = advseg::web::resize_map(&map, 3, 2, 4, 4).map_err(JsValue::from).unwrap_err();
+    assert!(format!("{e:?}").contains("3x2"), "{e:?}");
 }

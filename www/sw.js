@@ -1,7 +1,9 @@
 // Offline cache: app files network-first (a rebuilt page is picked up), weights, samples and the
 // wasm bundle cache-first once fetched; only same-origin requests are handled.
 const CACHE = 'advseg-v1';
-const SHELL = ['./', 'index.html', 'style.css', 'main.js', 'api.js', 'view.js', 'worker.js', 'pkg/advseg.js', 'pkg/advseg_bg.wasm', 'samples/index.json'];
+const SHELL = ['./', 'index.html', 'style.css', 'main.js', 'state.js', 'status.js', 'model.js', 'inputs.js', 'controls.js',
+  'run.js', 'render.js', 'paint.js', 'metrics.js', 'view.js', 'api.js', 'worker.js', 'pkg/advseg.js', 'pkg/advseg_bg.wasm',
+  'samples/index.json'];
 
 self.addEventListener('install', (ev) => {
   ev.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).catch(() => {}));

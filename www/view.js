@@ -37,12 +37,22 @@ export function mapImage(classes, w, h, palette, voidAlpha = 255) {
  * @param {Uint8Array} adv @param {Uint8Array} orig @param {number} w @param {number} h
  */
 export function perturbationImage(adv, orig, w, h) {
-  let max = 0;
-  for (let i = 0; i < adv.length; i++) max = Math.max(max, Math.abs(adv[i] - orig[i]));
+  const max = diffStats(adv, orig).linf;
   const factor = max > 0 ? Math.max(1, Math.floor(127 / max)) : 1;
   const rgb = new Uint8Array(adv.length);
   for (let i = 0; i < adv.length; i++) rgb[i] = Math.max(0, Math.min(255, 128 + factor * (adv[i] - orig[i])));
   return { image: rgbImage(rgb, w, h), factor, max };
+}
+
+/**
+ * L∞ (grey levels) and L2 (in [0, 1] units) of the difference of two 8-bit buffers.
+ * @param {Uint8Array} a @param {Uint8Array} b
+ * @returns {{linf: number, l2: number}}
+ */
+export function diffStats(a, b) {
+  let linf = 0, sq = 0;
+  for (let i = 0; i < a.length; i++) { const d = a[i] - b[i]; linf = Math.max(linf, Math.abs(d)); sq += (d / 255) ** 2; }
+  return { linf, l2: Math.sqrt(sq) };
 }
 
 /**

@@ -1,10 +1,11 @@
 // The Web Worker that owns the wasm instance, so the page never freezes.
 //
-// Messages in:  {id, op: 'load' | 'segment' | 'attack' | 'scaling' | 'cancel', args}
-//               plus one {op: 'init', cancelFlag?: SharedArrayBuffer} first.
+// Messages in:  {op: 'init', cancelFlag?: SharedArrayBuffer} first; then {id, op, args} with op
+//               'models', 'scalers', 'resizeMap' (no model needed), 'load', 'inputSize',
+//               'scalingInputSize', 'segment', 'attack' or 'scaling'; {op: 'cancel'} at any time.
 // Messages out: {id, status: 'progress', progress} while running, then
 //               {id, status: 'done', result} or {id, status: 'error', error: string}.
-import init, { Session, listModels } from './pkg/advseg.js';
+import init, { Session, listModels, listScalers, resizeMap } from './pkg/advseg.js';
 
 /** @type {Session | null} */
 let session = null;
@@ -51,6 +52,8 @@ function message(err) {
 async function handle(id, op, args) {
   await ready;
   if (op === 'models') return listModels();
+  if (op === 'scalers') return listScalers();
+  if (op === 'resizeMap') return resizeMap(args.classes, args.width, args.height, args.newWidth, args.newHeight);
   if (op === 'load') {
     const key = `${args.model}/${args.backend || 'auto'}`;
     if (session && sessionKey === key) {
@@ -73,6 +76,7 @@ async function handle(id, op, args) {
   const progress = progressOf(id);
   switch (op) {
     case 'inputSize': return session.inputSize(args.width, args.height, args.maxSide || 0);
+    case 'scalingInputSize': return session.scalingInputSize();
     case 'segment': return await session.segment(args.images, args.width, args.height, progress);
     case 'attack':
       return await session.attack(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, progress);

@@ -159,7 +159,6 @@ impl Goal {
     /// the input size, a goal that leaves no pixel to attack.
     pub fn resolve(&self, clean: &[ClassMap], num_classes: usize, width: usize, height: usize) -> Result<Vec<ClassMap>> {
         let n = clean.len();
-        let full = |data: Vec<u8>| ClassMap { width, height, data };
         let maps: Vec<ClassMap> = match self {
             Goal::Untargeted { ground_truth: None } => clean.to_vec(),
             Goal::Untargeted { ground_truth: Some(gts) } => {
@@ -175,88 +174,10 @@ impl Goal {
                     .collect::<Result<_>>()?
             }
             Goal::Targeted { target, region } => {
-                let targets: Vec<ClassMap> = match target {
-                    Target::Image { index, source } => {
-                        if *index >= n {
-                            return Err(Error::InvalidArgument(format!(
-                                "target image index {index} is outside the batch of {n} images (0-based: 0..={})",
-                                n.saturating_sub(1)
-                            )));
-                        }
-                        let map = match source {
-                            MapSource::Predicted => clean[*index].clone(),
-                            MapSource::GroundTruth(gt) => {
-                                fit(gt, num_classes, width, height, &format!("ground-truth map of target image {index}"))?
-                            }
-                        };
-                        vec![map; n]
-                    }
-                    Target::Class(c) => {
-                        if usize::from(*c) >= num_classes {
-                            return Err(Error::InvalidArgument(format!(
-                                "target class {c} is out of range: the model has {num_classes} classes (0..={})",
-                                num_classes.saturating_sub(1)
-                            )));
-                        }
-                        vec![full(vec![*c; width * height]); n]
-                    }
-                    Target::Map(maps) => {
-                        if maps.len() != 1 && maps.len() != n {
-                            return Err(Error::InvalidArgument(format!(
-                                "{} target maps given for a batch of {n} images (give 1 or {n})",
-                                maps.len()
-                            )));
-                        }
-                        let mut out = Vec::with_capacity(n);
-                        for i in 0..n {
-                            let m = &maps[if maps.len() == 1 { 0 } else { i }];
-                            if (m.width, m.height) != (width, height) || m.data.len() != width * height {
-                                return Err(Error::Shape(format!(
-                                    "target map {} is {}×{} ({} values) but the images are {width}×{height}",
-                                    if maps.len() == 1 { 1 } else { i + 1 },
-                                    m.width,
-                                    m.height,
-                                    m.data.len()
-                                )));
-                            }
-                            check_classes(&m.data, num_classes, "target map")?;
-                            out.push(m.clone());
-                        }
-                        out
-                    }
-                };
+                let targets = target_maps(target, clean, num_classes, width, height)?;
                 match region {
                     None => targets,
-                    Some(Region { mask, keep_outside }) => {
-                        if (mask.width, mask.height) != (width, height) || mask.data.len() != width * height {
-                            return Err(Error::Shape(format!(
-                                "mask is {}×{} but the images are {width}×{height}",
-                                mask.width, mask.height
-                            )));
-                        }
-                        targets
-                            .into_iter()
-                            .zip(clean)
-                            .map(|(t, c)| {
-                                let data = t
-                                    .data
-                                    .iter()
-                                    .zip(&c.data)
-                                    .zip(&mask.data)
-                                    .map(|((&tv, &cv), &inside)| {
-                                        if inside {
-                                            tv
-                                        } else if *keep_outside {
-                                            cv
-                                        } else {
-                                            VOID
-                                        }
-                                    })
-                                    .collect();
-                                full(data)
-                            })
-                            .collect()
-                    }
+                    Some(r) => within_region(targets, clean, r, width, height)?,
                 }
             }
         };
@@ -267,6 +188,91 @@ impl Goal {
         }
         Ok(maps)
     }
+}
+
+/// The target map of every image of a batch of `clean.len()` images (before any region).
+fn target_maps(target: &Target, clean: &[ClassMap], num_classes: usize, width: usize, height: usize) -> Result<Vec<ClassMap>> {
+    let n = clean.len();
+    Ok(match target {
+        Target::Image { index, source } => {
+            if *index >= n {
+                return Err(Error::InvalidArgument(format!(
+                    "target image index {index} is outside the batch of {n} images (0-based: 0..={})",
+                    n.saturating_sub(1)
+                )));
+            }
+            let map = match source {
+                MapSource::Predicted => clean[*index].clone(),
+                MapSource::GroundTruth(gt) => {
+                    fit(gt, num_classes, width, height, &format!("ground-truth map of target image {index}"))?
+                }
+            };
+            vec![map; n]
+        }
+        Target::Class(c) => {
+            if usize::from(*c) >= num_classes {
+                return Err(Error::InvalidArgument(format!(
+                    "target class {c} is out of range: the model has {num_classes} classes (0..={})",
+                    num_classes.saturating_sub(1)
+                )));
+            }
+            vec![ClassMap { width, height, data: vec![*c; width * height] }; n]
+        }
+        Target::Map(maps) => {
+            if maps.len() != 1 && maps.len() != n {
+                return Err(Error::InvalidArgument(format!(
+                    "{} target maps given for a batch of {n} images (give 1 or {n})",
+                    maps.len()
+                )));
+            }
+            let mut out = Vec::with_capacity(n);
+            for i in 0..n {
+                let m = &maps[if maps.len() == 1 { 0 } else { i }];
+                if (m.width, m.height) != (width, height) || m.data.len() != width * height {
+                    return Err(Error::Shape(format!(
+                        "target map {} is {}×{} ({} values) but the images are {width}×{height}",
+                        if maps.len() == 1 { 1 } else { i + 1 },
+                        m.width,
+                        m.height,
+                        m.data.len()
+                    )));
+                }
+                check_classes(&m.data, num_classes, "target map")?;
+                out.push(m.clone());
+            }
+            out
+        }
+})
+}
+
+/// `targets` inside the region's mask; outside it the clean class (`keep_outside`) or void.
+fn within_region(targets: Vec<ClassMap>, clean: &[ClassMap], region: &Region, width: usize, height: usize) -> Result<Vec<ClassMap>> {
+    let mask = &region.mask;
+    if (mask.width, mask.height) != (width, height) || mask.data.len() != width * height {
+        return Err(Error::Shape(format!("mask is {}×{} but the images are {width}×{height}", mask.width, mask.height)));
+    }
+    Ok(targets
+        .into_iter()
+        .zip(clean)
+        .map(|(t, c)| {
+            let data = t
+                .data
+                .iter()
+                .zip(&c.data)
+                .zip(&mask.data)
+                .map(|((&tv, &cv), &inside)| {
+                    if inside {
+                        tv
+                    } else if region.keep_outside {
+                        cv
+                    } else {
+                        VOID
+                    }
+                })
+                .collect();
+            ClassMap { width, height, data }
+        })
+        .collect())
 }
 
 /// Check the classes of `map` and nearest-resize it to `width × height` where needed.

@@ -37,7 +37,7 @@ use crate::data::ClassMap;
 
 /// Which per-pixel loss the attack optimises (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum LossKind {
     /// Mean per-pixel cross-entropy.
     #[default]
@@ -152,6 +152,14 @@ pub fn segmentation_loss(
         }
     };
     ce.mul(weights).sum().div_scalar(targets.n_valid as f64)
+}
+
+impl TryFrom<String> for LossKind {
+    type Error = Error;
+
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::util::SplitMix64;
 
 /// The norm bounding the perturbation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum Norm {
     /// `‖δ‖∞ ≤ ε`: steps `α·sign(∇)`, projection by clipping each value to `[−ε, ε]`.
     #[default]
@@ -112,6 +112,14 @@ impl Norm {
             Norm::Linf => delta.iter().fold(0.0, |m, &v| f64::max(m, f64::from(v).abs())),
             Norm::L2 => delta.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt(),
         }
+    }
+}
+
+impl TryFrom<String> for Norm {
+    type Error = Error;
+
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
     }
 }
 

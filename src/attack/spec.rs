@@ -339,7 +339,6 @@ fn kebab<T: Serialize>(v: &T) -> String {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::model::zoo;
     #[test]
     fn toml_and_json_give_the_same_spec() {
         let t = AttackSpec::from_toml(

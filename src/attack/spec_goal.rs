@@ -102,7 +102,6 @@ impl AttackSpec {
         Ok((map, mask))
     }
 }
-}
 
 /// What a front end knows when it turns a spec into a [`Goal`].
 #[derive(Clone)]

@@ -7,7 +7,7 @@ use super::deeplab_mnv2::{DeepLabV3, DeepLabV3Config};
 use super::espnetv2::{EspNetV2, EspNetV2Config};
 use super::predict::argmax_maps;
 use super::weights::{self, TensorStore};
-use super::zoo::{self, Arch, ModelSpec};
+use super::zoo::{Arch, ModelSpec};
 use crate::data::ClassMap;
 use crate::error::{Error, Result};
 
@@ -64,7 +64,7 @@ impl Segmenter {
     /// Load a zoo model by name from `weights/` (native only).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load(name: &str, device: &Device) -> Result<Self> {
-        let spec = zoo::spec(name)?;
+        let spec = super::zoo::spec(name)?;
         let bytes = weights::read_verified(spec.weights_file)?;
         Self::from_bytes(spec, &bytes, device)
     }

@@ -216,36 +216,8 @@ pub fn scaling_attack(
     scaler: &Scaler,
     cfg: &ScalingAttackConfig,
 ) -> Result<ScalingAttackResult> {
+    check_inputs(source, target, scaler, cfg)?;
     let (n, m) = scaler.src;
-    let (np, mp) = scaler.dst;
-    if !cfg.eps.is_finite() || cfg.eps < 0.0 {
-        return Err(Error::InvalidArgument(format!(
-            "eps = {} must be a finite value >= 0 (grey levels)",
-            cfg.eps
-        )));
-    }
-    if !(cfg.tol > 0.0 && cfg.tol.is_finite()) {
-        return Err(Error::InvalidArgument(format!(
-            "tol = {} must be > 0",
-            cfg.tol
-        )));
-    }
-    if source.width() as usize != n || source.height() as usize != m {
-        return Err(Error::Shape(format!(
-            "source is {}x{} but the scaler {} expects {n}x{m}",
-            source.width(),
-            source.height(),
-            scaler.kind
-        )));
-    }
-    if target.width() as usize != np || target.height() as usize != mp {
-        return Err(Error::Shape(format!(
-            "target is {}x{} but the scaler {} produces {np}x{mp}",
-            target.width(),
-            target.height(),
-            scaler.kind
-        )));
-    }
     let timer = Timer::start();
     let s_planes = planes(source);
     let t_planes = planes(target);
@@ -319,6 +291,41 @@ pub fn scaling_attack(
         method,
         stats,
     })
+}
+
+/// Errors for a negative ε, a tolerance ≤ 0, or images of the wrong sizes for `scaler`.
+fn check_inputs(source: &image::RgbImage, target: &image::RgbImage, scaler: &Scaler, cfg: &ScalingAttackConfig) -> Result<()> {
+    let (n, m) = scaler.src;
+    let (np, mp) = scaler.dst;
+    if !cfg.eps.is_finite() || cfg.eps < 0.0 {
+        return Err(Error::InvalidArgument(format!(
+            "eps = {} must be a finite value >= 0 (grey levels)",
+            cfg.eps
+        )));
+    }
+    if !(cfg.tol > 0.0 && cfg.tol.is_finite()) {
+        return Err(Error::InvalidArgument(format!(
+            "tol = {} must be > 0",
+            cfg.tol
+        )));
+    }
+    if source.width() as usize != n || source.height() as usize != m {
+        return Err(Error::Shape(format!(
+            "source is {}x{} but the scaler {} expects {n}x{m}",
+            source.width(),
+            source.height(),
+            scaler.kind
+        )));
+    }
+    if target.width() as usize != np || target.height() as usize != mp {
+        return Err(Error::Shape(format!(
+            "target is {}x{} but the scaler {} produces {np}x{mp}",
+            target.width(),
+            target.height(),
+            scaler.kind
+        )));
+    }
+    Ok(())
 }
 
 /// One scaling-attack problem as the solvers take it: the scaler, source and target planes,

@@ -3,10 +3,10 @@
 
 use super::attack::{Problem, SolveStats};
 use super::components::Component;
-use super::qp::{SolverOpts, Work, solve_single_constraint};
+use super::qp::{Work, solve_single_constraint};
 use super::slab_qp::SlabQp;
 use crate::error::Result;
-use crate::resize::{Scaler, SparseMatrix};
+use crate::resize::SparseMatrix;
 use crate::util::run_chunks;
 
 /// A prepared pair (row component, column component) with several constraints.

@@ -6,7 +6,7 @@ use super::components::{Component, local_matrix};
 use super::qp::{SolverOpts, Work};
 use super::slab_qp::SlabQp;
 use crate::error::Result;
-use crate::resize::{Scaler, SparseMatrix};
+use crate::resize::SparseMatrix;
 use crate::util::run_chunks;
 
 /// A stage matrix split into independent components, each prepared once.

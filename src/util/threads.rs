@@ -1,6 +1,6 @@
 //! Data-parallel loops over scoped threads natively, sequential on wasm32.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The number of worker threads to use: `requested`, or every core for 0 (1 on wasm32).
 pub fn effective_threads(requested: usize) -> usize {
@@ -45,7 +45,7 @@ where
                     .into_iter()
                     .map(|h| {
                         h.join()
-                            .map_err(|_| Error::Solver("a worker thread panicked".into()))
+                            .map_err(|_| crate::error::Error::Solver("a worker thread panicked".into()))
                     })
                     .collect()
             });

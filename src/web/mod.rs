@@ -15,12 +15,14 @@
 //! possible on wasm.
 
 mod attack;
+mod catalog;
 mod convert;
 mod progress;
 mod scaling;
 mod segment;
 mod session;
 
+pub use catalog::{list_scalers, resize_map};
 pub use session::Session;
 
 use serde::Serialize;

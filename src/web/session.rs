@@ -16,8 +16,6 @@ use crate::model::zoo::{self, ModelSpec};
 
 pub(crate) struct Inner {
     pub(crate) spec: &'static ModelSpec,
-    /// The device without autodiff (inputs live here).
-    pub(crate) device: Device,
     /// The model, on the autodiff device (segmentation and attacks share it).
     pub(crate) model: Segmenter,
     pub(crate) backend: String,
@@ -128,7 +126,6 @@ impl Session {
         Ok(Session {
             inner: Rc::new(Inner {
                 spec,
-                device,
                 model: seg,
                 backend,
                 webgpu,

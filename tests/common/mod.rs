@@ -15,6 +15,19 @@ pub fn fixtures() -> PathBuf {
     shared().join("fixtures")
 }
 
+/// `true` (after saying why) when the shared fixtures are absent — a fresh clone without
+/// `../shared`: the test then skips instead of failing on a missing file.
+pub fn skip_without_fixtures(test: &str) -> bool {
+    let missing = !fixtures().join("images").is_dir();
+    if missing {
+        eprintln!(
+            "{test}: skipped — the shared fixtures ({}) are absent; put ../shared beside the checkout or set ADVSEG_SHARED",
+            fixtures().display()
+        );
+    }
+    missing
+}
+
 /// A reference file's tensors: name → (shape, f32 values; U8 tensors converted).
 pub fn reference(file: &str) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
     let path = fixtures().join("reference").join(file);

@@ -71,6 +71,11 @@ try {
   assert.ok(await nonEmpty('clean'), 'the clean map is drawn');
   assert.ok((await page.textContent('#size-info'))?.includes('Working size'), 'the working size is stated');
   assert.equal(await page.$$eval('#legend .chip', (c) => c.length), 21, 'VOC legend');
+  // the scaler menu comes from the wasm API's list (ScalerKind::ALL), its default selected
+  const scalers = await page.$$eval('#scaler option', (o) => o.map((e) => /** @type {HTMLOptionElement} */ (e).value));
+  assert.equal(scalers.length, 10, JSON.stringify(scalers));
+  assert.ok(scalers[0] === 'opencv-nearest' && scalers.includes('pillow-lanczos'), JSON.stringify(scalers));
+  assert.equal(await page.inputValue('#scaler'), 'opencv-linear');
   await shot('01-loaded');
 
   // 2. upload a second image with the file picker
@@ -110,9 +115,12 @@ try {
   const jsonPath = join(artifacts, 'report-untargeted.json');
   await json.saveAs(jsonPath);
   const rep = JSON.parse(readFileSync(jsonPath, 'utf8'));
-  assert.equal(rep.kind, 'attack');
+  // the page's JSON report is the core's AttackReport, as the CLI's report.json
+  assert.equal(rep.schema, 'advseg.attack/1');
+  assert.equal(rep.spec.goal, 'untargeted');
   assert.equal(rep.history.length, 3);
-  assert.ok(rep.linf <= 8.5 / 255 && rep.linf > 0, `L∞ ${rep.linf}`);
+  const linf = rep.overall.quantized.linf;
+  assert.ok(linf <= 8.5 / 255 && linf > 0, `L∞ ${linf}`);
 
   // 3b. defenses: multi-scale + JPEG in front of the model (non-adaptive), 1 step
   await page.check('#def-multiscale');
@@ -196,6 +204,15 @@ try {
   const [spng] = await Promise.all([page.waitForEvent('download'), page.click('#dl-png')]);
   await spng.saveAs(join(artifacts, 'scaling-attack.png'));
   assert.equal(readFileSync(join(artifacts, 'scaling-attack.png')).readUInt32BE(16), 512);
+  // 8b. scaling attack towards the painted map of step 6 (resized to the model size by the wasm API), 1 PGD step
+  await page.selectOption('#scaling-target', 'map');
+  await setSteps(1);
+  await run();
+  assert.ok(!(await bannerShown()), `no error: ${await page.textContent('#banner-text')}`);
+  rows = await metricRows();
+  assert.ok(rows.some((r) => r[0] === 'attack vs wanted map'), JSON.stringify(rows));
+  assert.match(await page.textContent('figure[data-view="target-map"] figcaption') || '', /wanted map/);
+  await shot('06b-scaling-map');
 
   // 9. a corrupt file: the banner names it, and the page keeps working
   await page.setInputFiles('#file', { name: 'corrupt.png', mimeType: 'image/png', buffer: Buffer.from('\x89PNG\r\n\x1a\nthis is not a png') });

@@ -1,0 +1,54 @@
+//! What the page asks the core instead of restating it: the scalers of the scaling attack, the
+//! model size that attack works at, and the nearest resize of class maps.
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::convert::js_err;
+use super::session::Session;
+use crate::data::nearest_resize_map;
+use crate::resize::ScalerKind;
+use crate::scaling::ScalingSpec;
+
+/// One scaler as the page lists it.
+#[derive(Serialize)]
+struct ScalerEntry {
+    name: &'static str,
+    library: &'static str,
+    /// The scaler of the page's scaling experiment when none is chosen.
+    default: bool,
+}
+
+/// The scalers of the scaling attack (`ScalerKind::ALL`, OpenCV first), as `[{name, library:
+/// "opencv" | "pillow", default}]`; exactly one is the default.
+#[wasm_bindgen(js_name = listScalers)]
+pub fn list_scalers() -> std::result::Result<JsValue, JsError> {
+    let default = ScalingSpec::default().pipeline.scaler;
+    let list: Vec<ScalerEntry> =
+        ScalerKind::ALL.iter().map(|&k| ScalerEntry { name: k.name(), library: k.library(), default: k == default }).collect();
+    serde_wasm_bindgen::to_value(&list).map_err(|e| JsError::new(&format!("cannot list the scalers: {e}")))
+}
+
+/// A `width × height` class map (`classes`, row-major) nearest-resized to `newWidth ×
+/// newHeight`, as the core brings predicted maps to a label's size.
+#[wasm_bindgen(js_name = resizeMap)]
+pub fn resize_map(
+    classes: &[u8],
+    width: u32,
+    height: u32,
+    new_width: u32,
+    new_height: u32,
+) -> std::result::Result<Vec<u8>, JsError> {
+    nearest_resize_map(classes, width as usize, height as usize, new_width as usize, new_height as usize).map_err(js_err)
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// The size `[w, h]` the scaling attack hands this model (the downscaled image, and the
+    /// size of its `wantedMap`): 256×256 where the model takes it, else its native size.
+    #[wasm_bindgen(js_name = scalingInputSize)]
+    pub fn scaling_input_size(&self) -> std::result::Result<Vec<u32>, JsError> {
+        let (model, _) = crate::scaling::pipeline::resolve_sizes(self.inner.spec, &ScalingSpec::default().pipeline).map_err(js_err)?;
+        Ok(vec![model.0 as u32, model.1 as u32])
+    }
+}

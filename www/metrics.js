@@ -1,0 +1,94 @@
+// The metrics table of the last run, and its downloads (adversarial PNG, JSON report).
+import { state, $ } from './state.js';
+import * as view from './view.js';
+
+/** @typedef {import('./state.js').AttackResult} AttackResult */
+/** @typedef {import('./state.js').ScalingResult} ScalingResult */
+
+/** The table rows of an attack (from the core's report): map scores, then distances. @param {AttackResult} r @returns {string[][]} */
+function attackRows(r) {
+  const rep = r.report, all = rep.overall;
+  const rows = [['', 'mIoU', 'pixel acc.', 'agreement']];
+  const m = (/** @type {string} */ name, /** @type {import('./state.js').MapMetrics | null} */ v) => {
+    if (v) rows.push([name, view.fmt(v.miou), view.fmt(v.pixel_accuracy), view.fmt(v.agreement)]);
+  };
+  m('clean vs target', all.clean.vs_target);
+  m('adversarial vs clean', all.quantized.vs_clean);
+  m('adversarial vs target', all.quantized.vs_target);
+  if (rep.defense && all.defended) {
+    const tag = `defended (${rep.defense.label}${rep.defense.adaptive ? ', adaptive' : ''})`;
+    m(`${tag}: clean vs clean`, all.defended.clean_vs_clean);
+    m(`${tag}: adversarial vs clean`, all.defended.vs_clean);
+    m(`${tag}: adversarial vs target`, all.defended.vs_target);
+  }
+  rows.push(['', 'L∞', 'L2', 'PSNR']);
+  const psnr = (/** @type {number | string} */ p) => (typeof p === 'number' ? `${view.fmt(p, 2)} dB` : '∞ dB');
+  const dist = (/** @type {string} */ name, /** @type {import('./state.js').Scores} */ s) =>
+    rows.push([name, `${view.fmt(s.linf * 255, 1)}/255`, view.fmt(s.l2, 3), psnr(s.psnr)]);
+  dist('batch (8-bit)', all.quantized);
+  const one = rep.images[state.selected];
+  if (one) dist(`image ${state.selected + 1}`, one.quantized);
+  return rows;
+}
+
+/** The table rows of a scaling attack. @param {ScalingResult} r @returns {string[][]} */
+function scalingRows(r) {
+  const rep = r.report;
+  const rows = [['', 'mIoU', 'agreement', '']];
+  const m = (/** @type {string} */ name, /** @type {import('./state.js').MapMetrics} */ v) => rows.push([name, view.fmt(v.miou), view.fmt(v.agreement), '']);
+  m('clean (downscaled source) vs target', rep.clean_down_map_vs_target);
+  m('attack (downscaled) vs target', rep.down_map_vs_target);
+  m('attack (downscaled) vs source', rep.down_map_vs_source);
+  if (r.wanted) m('attack vs wanted map', r.wanted.report.attack_vs_wanted);
+  rows.push(['', 'L∞', 'L2', 'PSNR']);
+  const d = view.diffStats(r.attack.rgb, r.source.rgb);
+  rows.push(['attack vs source', `${d.linf}/255`, view.fmt(d.l2, 3), `${view.fmt(rep.attack.psnr_vs_source, 2)} dB`]);
+  return rows;
+}
+
+/** Fill the metrics table from the last result (empty without one) and enable the downloads. */
+export function renderMetrics() {
+  const r = state.result;
+  const rows = !r ? [] : state.resultKind === 'attack' ? attackRows(/** @type {AttackResult} */ (r)) : scalingRows(/** @type {ScalingResult} */ (r));
+  $('metrics').querySelector('tbody').replaceChildren(...rows.map((cells, k) => {
+    const tr = document.createElement('tr');
+    tr.replaceChildren(...cells.map((c) => { const td = document.createElement(k === 0 || cells[0] === '' ? 'th' : 'td'); td.textContent = c; return td; }));
+    return tr;
+  }));
+  $('dl-png').disabled = !r;
+  $('dl-json').disabled = !r;
+}
+
+/** @param {Blob} blob @param {string} name */
+function download(blob, name) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob); a.download = name;
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
+/**
+ * The JSON report of the last result: the core's own report — for an attack exactly what the
+ * CLI writes as report.json (docs/report-schema.md).
+ * @returns {object}
+ */
+function report() {
+  if (state.resultKind === 'attack') return /** @type {AttackResult} */ (state.result).report;
+  const s = /** @type {ScalingResult} */ (state.result);
+  return { report: s.report, wanted: s.wanted ? s.wanted.report : null, seconds: s.seconds };
+}
+
+/** Wire the two download buttons. */
+export function wireDownloads() {
+  $('dl-png').addEventListener('click', () => {
+    if (!state.result) return;
+    const scaling = state.resultKind === 'scaling';
+    const png = scaling ? /** @type {ScalingResult} */ (state.result).png : /** @type {AttackResult} */ (state.result).pngs[state.selected];
+    const name = scaling ? 'scaling-attack' : `adversarial-${state.selected + 1}`;
+    download(new Blob([/** @type {BlobPart} */ (png)], { type: 'image/png' }), `${name}.png`);
+  });
+  $('dl-json').addEventListener('click', () => {
+    if (!state.result) return;
+    download(new Blob([JSON.stringify(report(), null, 2)], { type: 'application/json' }), 'advseg-report.json');
+  });
+}

@@ -1,0 +1,56 @@
+// The model and its backend: loading, the backend badge and note, the class legend and menus.
+import { state, api, $, DEFAULT_MODEL } from './state.js';
+import { cacheForOffline, setBusy, setStage } from './status.js';
+import { pickClass } from './paint.js';
+import { segment } from './run.js';
+import * as view from './view.js';
+
+/** The model menu, from the wasm API's list. @param {import('./state.js').ModelEntry[]} models */
+export function fillModels(models) {
+  state.models = models;
+  $('model').replaceChildren(...models.map((m) => new Option(m.title, m.name)));
+  $('model').value = DEFAULT_MODEL;
+}
+
+/** The badge and the note on the device in use. @param {import('./state.js').Loaded} r */
+function showBackend(r) {
+  $('backend').textContent = r.backend;
+  $('backend').className = `badge ${r.webgpu ? 'gpu' : 'cpu'}`;
+  const note = $('gpu-note');
+  const software = r.webgpu && /software|swiftshader|llvmpipe/i.test(r.backend);
+  note.hidden = r.webgpu && !software;
+  note.textContent = software
+    ? 'This WebGPU adapter is a software emulation: it is much slower than a real GPU (choose CPU in the backend menu if it is too slow).'
+    : r.webgpu ? '' : `Running on the CPU (single-threaded, slower): ${r.note}. ` +
+      'For WebGPU use a recent Chrome/Edge (or Chromium with --enable-unsafe-webgpu).';
+}
+
+/** The legend and every class menu for the model's classes (a kept choice stays). @param {import('./state.js').ModelInfo} info */
+function showClasses(info) {
+  view.legend($('legend'), info.classes, info.palette, pickClass);
+  for (const sel of document.querySelectorAll('.class-select')) {
+    const s = /** @type {HTMLSelectElement} */ (sel);
+    const keep = s.value;
+    s.replaceChildren(...info.classes.map((n, i) => new Option(`${i} ${n}`, String(i))));
+    s.value = keep && Number(keep) < info.classes.length ? keep : String(Math.min(15, info.classes.length - 1));
+  }
+  state.paintClass = Number($('paint-class').value);
+}
+
+/** Load the chosen model on the chosen backend, then segment the batch with it. */
+export async function loadModel() {
+  const name = $('model').value || DEFAULT_MODEL;
+  setBusy(true);
+  setStage(`loading ${name}…`);
+  /** @type {import('./state.js').Loaded} */
+  const r = await api.load(name, $('backend-choice').value, (p) => setStage(p.stage));
+  state.info = r.info;
+  state.backend = r.backend;
+  showBackend(r);
+  showClasses(r.info);
+  const entry = state.models.find((m) => m.name === name);
+  if (entry) cacheForOffline([`weights/${entry.file}`]);
+  setStage(`${name} loaded in ${r.seconds.toFixed(1)} s`);
+  setBusy(false);
+  await segment();
+}

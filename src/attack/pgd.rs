@@ -155,6 +155,25 @@ async fn host_batch(x: &Tensor<4>) -> crate::error::Result<Vec<f32>> {
     Ok(x_host)
 }
 
+/// The final iterate's outcome, the 8-bit one (with `quantize`) and the perturbations.
+async fn outcomes<M: SegModel + ?Sized>(
+    model: &M,
+    x_final: Tensor<4>,
+    maps: Vec<ClassMap>,
+    refs: &Refs<'_>,
+    quantize: bool,
+) -> crate::error::Result<(Outcome, Option<Outcome>, Vec<Vec<f32>>)> {
+    let [_, _, h, w] = refs.dims;
+    let adv_host = read_f32(x_final).await?;
+    let perturbation: Vec<Vec<f32>> = adv_host
+        .chunks(3 * h * w)
+        .zip(refs.x_host.chunks(3 * h * w))
+        .map(|(a, c)| a.iter().zip(c).map(|(a, c)| a - c).collect())
+        .collect();
+    let quantized = if quantize { Some(quantized_outcome(model, &adv_host, refs).await?) } else { None };
+    Ok((outcome(adv_host, maps, refs)?, quantized, perturbation))
+}
+
 /// The best iterate per image so far (`keep_best`): the iterate, its success rates and maps.
 type Best = (Tensor<4>, Vec<f64>, Vec<ClassMap>);
 
@@ -220,6 +239,40 @@ fn outcome(adv: Vec<f32>, maps: Vec<ClassMap>, refs: &Refs<'_>) -> crate::error:
     })
 }
 
+/// The forward pass of `x_0` (this also checks that the model takes the input size) and the
+/// clean maps: without a random start `x_0 = x`, so that pass doubles as the clean prediction.
+async fn first_forward<M: SegModel + ?Sized>(
+    model: &M,
+    x: &Tensor<4>,
+    x0: &Tensor<4>,
+    random_start: bool,
+) -> crate::error::Result<(Tensor<4>, Tensor<4>, Vec<ClassMap>)> {
+    let [n, _, h, w] = x.dims();
+    let xa0 = x0.clone().autodiff().require_grad();
+    let logits0 = model.logits(xa0.clone())?;
+    let clean_pred = if random_start {
+        model.logits(x.clone())?.without_autodiff().argmax(1)
+    } else {
+        logits0.clone().without_autodiff().argmax(1)
+    };
+    let clean_maps = read_maps(clean_pred, n, h, w, model.num_classes()).await?;
+    Ok((xa0, logits0, clean_maps))
+}
+
+/// Whether the loop stops after this iterate: the observer says stop (or cancels: an error),
+/// or every image reached the `early_stop` success rate.
+fn should_stop(observer: Option<&mut Observer<'_>>, progress: &Progress, early_stop: Option<f64>, success: &[f64]) -> crate::error::Result<bool> {
+    let mut stop = false;
+    if let Some(obs) = observer {
+        match obs(progress) {
+            Control::Continue => {}
+            Control::Stop => stop = true,
+            Control::Cancel => return Err(Error::Cancelled),
+        }
+    }
+    Ok(stop || early_stop.is_some_and(|threshold| success.iter().all(|&s| s >= threshold)))
+}
+
 /// Run PGD on a batch `x01` `[N, 3, H, W]` in `[0, 1]` (any device; autodiff is added for
 /// the gradient) against `model`, for `goal`, with the settings of `cfg`.
 ///
@@ -252,16 +305,7 @@ pub async fn pgd<M: SegModel + ?Sized>(
     } else {
         x.clone()
     };
-    // The forward pass of x_0 (this also checks that the model takes the input size). Without
-    // a random start x_0 = x, so it doubles as the clean prediction.
-    let xa0 = x_adv.clone().autodiff().require_grad();
-    let logits0 = model.logits(xa0.clone())?;
-    let clean_pred = if cfg.random_start {
-        model.logits(x.clone())?.without_autodiff().argmax(1)
-    } else {
-        logits0.clone().without_autodiff().argmax(1)
-    };
-    let clean_maps = read_maps(clean_pred, n, h, w, k).await?;
+    let (xa0, logits0, clean_maps) = first_forward(model, &x, &x_adv, cfg.random_start).await?;
     let targeted = goal.is_targeted();
     let reference = goal.resolve(&clean_maps, k, w, h)?;
     let targets = PixelTargets::new(&reference, &device)?;
@@ -294,20 +338,9 @@ pub async fn pgd<M: SegModel + ?Sized>(
             best = Some(keep_better(best.take(), &x_adv, &success, &maps));
         }
         let progress = Progress { step: t, steps: cfg.steps, loss: loss_value, agreement, mean_agreement, miou, targeted };
-        let mut stop = last;
-        if let Some(obs) = observer.as_mut() {
-            match obs(&progress) {
-                Control::Continue => {}
-                Control::Stop => stop = true,
-                Control::Cancel => return Err(Error::Cancelled),
-            }
-        }
-        if let Some(threshold) = cfg.early_stop
-            && success.iter().all(|&s| s >= threshold)
-        {
-            stop = true;
-        }
-        if stop {
+        // the observer sees every iterate, the last one too
+        let stop = should_stop(observer.as_mut(), &progress, cfg.early_stop, &success)?;
+        if last || stop {
             break (maps, !last);
         }
         let objective = if targeted { loss.neg() } else { loss };
@@ -324,15 +357,8 @@ pub async fn pgd<M: SegModel + ?Sized>(
         Some((bx, _, bm)) => (bx, bm),
         None => (x_adv, final_maps),
     };
-    let adv_host = read_f32(x_final).await?;
-    let perturbation: Vec<Vec<f32>> = adv_host
-        .chunks(3 * h * w)
-        .zip(x_host.chunks(3 * h * w))
-        .map(|(a, c)| a.iter().zip(c).map(|(a, c)| a - c).collect())
-        .collect();
     let refs = Refs { x_host: &x_host, clean: &clean_maps, reference: &reference, dims, num_classes: k, device: &device };
-    let quantized = if cfg.quantize { Some(quantized_outcome(model, &adv_host, &refs).await?) } else { None };
-    let adversarial = outcome(adv_host, final_maps, &refs)?;
+    let (adversarial, quantized, perturbation) = outcomes(model, x_final, final_maps, &refs, cfg.quantize).await?;
     Ok(AttackResult {
         targeted,
         steps_run: t,

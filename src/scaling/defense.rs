@@ -205,6 +205,49 @@ pub struct AdaptiveMedianResult {
 /// with the wanted median. Read pixels themselves are never changed, so the undefended
 /// downscaled image is exactly that of `attack`.
 ///
+/// The median windows of all read pixels, flattened: the window centres, the offsets of each
+/// window in `flat` (one more than windows), and the flattened candidate pixels.
+fn read_windows(scaler: &Scaler) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let (n, m) = scaler.src;
+    let mask = read_mask(scaler);
+    let half = window_half_size(scaler);
+    let (mut centres, mut offsets, mut flat, mut cand) = (Vec::new(), vec![0], Vec::new(), Vec::new());
+    for i in 0..m {
+        for j in 0..n {
+            if !mask[i * n + j] {
+                continue;
+            }
+            window_candidates(&mask, (n, m), (i, j), half, &mut cand);
+            if cand.is_empty() {
+                continue;
+            }
+            centres.push(i * n + j);
+            flat.extend_from_slice(&cand);
+            offsets.push(flat.len());
+        }
+    }
+    (centres, offsets, flat)
+}
+
+/// Set the values of channel `c` on one side of `t` (`below`, else above) beyond the `allowed`
+/// count to `t`, those closest to `t` first; whether anything changed.
+fn pull_excess(img: &mut [u8], cand: &[usize], c: usize, t: u8, allowed: usize, vals: &mut Vec<(u8, usize)>, below: bool) -> bool {
+    vals.clear();
+    vals.extend(cand.iter().map(|&q| (img[q * 3 + c], q)).filter(|&(v, _)| if below { v < t } else { v > t }));
+    if vals.len() <= allowed {
+        return false;
+    }
+    if below {
+        vals.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    } else {
+        vals.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    }
+    for &(_, q) in &vals[..vals.len() - allowed] {
+        img[q * 3 + c] = t;
+    }
+    true
+}
+
 /// Errors: `attack` not of the scaler's source size, `max_passes` = 0.
 pub fn adaptive_median_attack(
     attack: &image::RgbImage,
@@ -225,27 +268,7 @@ pub fn adaptive_median_attack(
             "max_passes = 0: the adaptive attack needs at least one pass".into(),
         ));
     }
-    let mask = read_mask(scaler);
-    let half = window_half_size(scaler);
-    // Windows of all read pixels, flattened.
-    let mut centres: Vec<usize> = Vec::new();
-    let mut offsets: Vec<usize> = vec![0];
-    let mut flat: Vec<usize> = Vec::new();
-    let mut cand: Vec<usize> = Vec::new();
-    for i in 0..m {
-        for j in 0..n {
-            if !mask[i * n + j] {
-                continue;
-            }
-            window_candidates(&mask, (n, m), (i, j), half, &mut cand);
-            if cand.is_empty() {
-                continue;
-            }
-            centres.push(i * n + j);
-            flat.extend_from_slice(&cand);
-            offsets.push(flat.len());
-        }
-    }
+    let (centres, offsets, flat) = read_windows(scaler);
     let orig = attack.as_raw();
     let mut img = orig.clone();
     let mut vals: Vec<(u8, usize)> = Vec::new();
@@ -259,25 +282,9 @@ pub fn adaptive_median_attack(
             let allowed = (k - 1) / 2;
             for c in 0..3 {
                 let t = orig[p * 3 + c];
-                // values below t, closest first
-                vals.clear();
-                vals.extend(cand.iter().map(|&q| (img[q * 3 + c], q)).filter(|&(v, _)| v < t));
-                if vals.len() > allowed {
-                    vals.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-                    for &(_, q) in &vals[..vals.len() - allowed] {
-                        img[q * 3 + c] = t;
-                    }
-                    changed = true;
-                }
-                vals.clear();
-                vals.extend(cand.iter().map(|&q| (img[q * 3 + c], q)).filter(|&(v, _)| v > t));
-                if vals.len() > allowed {
-                    vals.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                    for &(_, q) in &vals[..vals.len() - allowed] {
-                        img[q * 3 + c] = t;
-                    }
-                    changed = true;
-                }
+                // values below t, then above it
+                changed |= pull_excess(&mut img, cand, c, t, allowed, &mut vals, true);
+                changed |= pull_excess(&mut img, cand, c, t, allowed, &mut vals, false);
             }
         }
         if !changed {
@@ -287,13 +294,10 @@ pub fn adaptive_median_attack(
     let mut windows_matched = 0;
     let mut v: Vec<u8> = Vec::new();
     for (w, &p) in centres.iter().enumerate() {
-        let cand = &flat[offsets[w]..offsets[w + 1]];
         for c in 0..3 {
             v.clear();
-            v.extend(cand.iter().map(|&q| img[q * 3 + c]));
-            if median_u8(&mut v) == orig[p * 3 + c] {
-                windows_matched += 1;
-            }
+            v.extend(flat[offsets[w]..offsets[w + 1]].iter().map(|&q| img[q * 3 + c]));
+            windows_matched += usize::from(median_u8(&mut v) == orig[p * 3 + c]);
         }
     }
     let changed_pixels = img

@@ -147,51 +147,17 @@ fn finish(p: Prepared, maps: Vec<ClassMap>, forward_seconds: f64, total: &Timer)
     if names.len() != maps.len() {
         return Err(Error::Backend(format!("{} maps for {} images", maps.len(), names.len())));
     }
-    let maps: Vec<(String, ClassMap)> = names.into_iter().zip(maps).collect();
-    let get = |name: &str| -> Result<&ClassMap> {
-        maps.iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, m)| m)
-            .ok_or_else(|| Error::Backend(format!("map '{name}' was not computed")))
-    };
+    let maps = Named(names.into_iter().zip(maps).collect());
+    let get = |name: &str| maps.get(name);
     let k = p.spec.num_classes();
     let target_map = get("target")?;
-    let mut defenses = Vec::new();
-    for (d, v, psnr, down) in &p.rows {
-        let map = get(&format!("{}_{}", d.name(), variant_tag(*v)))?;
-        let clean = get(&format!("{}_source", d.name()))?;
-        let (max, mean) = abs_diff_stats(down, &p.target);
-        defenses.push(DefenseRow {
-            defense: *d,
-            variant: *v,
-            scaler: if *d == Defense::AreaScaling { robust_alternative(p.cfg.scaler) } else { p.cfg.scaler },
-            psnr_vs_source: Some(*psnr),
-            max_abs_down_minus_target: Some(max),
-            mean_abs_down_minus_target: Some(mean),
-            down_map_vs_target: Some(MapMetrics::compare(map, target_map, k)?),
-            down_map_vs_source: Some(MapMetrics::compare(map, clean, k)?),
-        });
-    }
+    let defenses = defense_rows(&p, &maps)?;
     let full_map_vs_source = if p.full_maps {
         Some(MapMetrics::compare(get("attack_full")?, get("source_full")?, k)?)
     } else {
         None
     };
-    let adaptive = match &p.adaptive {
-        Some((a, secs)) => Some(AdaptiveSummary {
-            seconds: *secs,
-            passes: a.passes,
-            windows_matched: a.windows_matched as f64 / a.windows.max(1) as f64,
-            psnr_vs_source: psnr_u8(&a.image, &p.source)?,
-            changed_pixels: changed_fraction(&a.image, &p.source),
-            full_map_vs_source: if p.full_maps {
-                Some(MapMetrics::compare(get("adaptive_full")?, get("source_full")?, k)?)
-            } else {
-                None
-            },
-        }),
-        None => None,
-    };
+    let adaptive = adaptive_summary(&p, &maps)?;
     let attack_map = get("none_attack")?;
     let source_map = get("none_source")?;
     let report_attack = AttackSummary {
@@ -242,9 +208,63 @@ fn finish(p: Prepared, maps: Vec<ClassMap>, forward_seconds: f64, total: &Timer)
             attack: p.attack.attack_u8,
             adaptive: p.adaptive.map(|(a, _)| a.image),
             inputs,
-            maps,
+            maps: maps.0,
         },
     })
+}
+
+/// The maps of a run by name.
+struct Named(Vec<(String, ClassMap)>);
+
+impl Named {
+    fn get(&self, name: &str) -> Result<&ClassMap> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, m)| m)
+            .ok_or_else(|| Error::Backend(format!("map '{name}' was not computed")))
+    }
+}
+
+/// One row per defended pipeline and attack variant.
+fn defense_rows(p: &Prepared, maps: &Named) -> Result<Vec<DefenseRow>> {
+    let k = p.spec.num_classes();
+    let target_map = maps.get("target")?;
+    let mut defenses = Vec::new();
+    for (d, v, psnr, down) in &p.rows {
+        let map = maps.get(&format!("{}_{}", d.name(), variant_tag(*v)))?;
+        let clean = maps.get(&format!("{}_source", d.name()))?;
+        let (max, mean) = abs_diff_stats(down, &p.target);
+        defenses.push(DefenseRow {
+            defense: *d,
+            variant: *v,
+            scaler: if *d == Defense::AreaScaling { robust_alternative(p.cfg.scaler) } else { p.cfg.scaler },
+            psnr_vs_source: Some(*psnr),
+            max_abs_down_minus_target: Some(max),
+            mean_abs_down_minus_target: Some(mean),
+            down_map_vs_target: Some(MapMetrics::compare(map, target_map, k)?),
+            down_map_vs_source: Some(MapMetrics::compare(map, clean, k)?),
+        });
+    }
+    Ok(defenses)
+}
+
+/// The adaptive attack against the median defense, if it ran.
+fn adaptive_summary(p: &Prepared, maps: &Named) -> Result<Option<AdaptiveSummary>> {
+    let Some((a, secs)) = &p.adaptive else { return Ok(None) };
+    let k = p.spec.num_classes();
+    Ok(Some(AdaptiveSummary {
+        seconds: *secs,
+        passes: a.passes,
+        windows_matched: a.windows_matched as f64 / a.windows.max(1) as f64,
+        psnr_vs_source: psnr_u8(&a.image, &p.source)?,
+        changed_pixels: changed_fraction(&a.image, &p.source),
+        full_map_vs_source: if p.full_maps {
+            Some(MapMetrics::compare(maps.get("adaptive_full")?, maps.get("source_full")?, k)?)
+        } else {
+            None
+        },
+    }))
 }
 
 /// Segments 8-bit images with the model: consecutive images of one size go through the

@@ -243,3 +243,43 @@ fn flags_toml_and_json_are_one_spec_with_one_result() {
     assert_close(&lib["images"], &a["images"], "images");
     assert!(a["overall"]["defended"]["vs_target"]["agreement"].is_number(), "{}", a["overall"]);
 }
+
+/// `--kind apgd`, `kind = "apgd"` (TOML) and `{"kind": "apgd"}` (the page's JSON) run the same
+/// APGD attack, which is not PGD's.
+#[test]
+fn apgd_from_flags_toml_and_json_is_one_attack() {
+    if common::skip_without_fixtures("apgd_from_flags_toml_and_json_is_one_attack") {
+        return;
+    }
+    use advseg::attack::{AttackKind, AttackSpec, BatchImage, GoalMaps, run_attack};
+    let (flags_out, toml_out) = (tmpdir("apgd-flags"), tmpdir("apgd-toml"));
+    let img = voc("166");
+    let res = advseg(&[
+        "attack", "--model", "deeplabv3-mnv2-voc", "--kind", "apgd", "--eps", "1/255", "--steps", "3", &img, "--out",
+        flags_out.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let toml = "kind = \"apgd\"\neps = \"1/255\"\nsteps = 3\n";
+    let spec_file = toml_out.join("attack.toml");
+    std::fs::write(&spec_file, toml).unwrap();
+    let res = advseg(&[
+        "attack", "--model", "deeplabv3-mnv2-voc", "--spec", spec_file.to_str().unwrap(), &img, "--out", toml_out.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let (a, b) = (report(&flags_out), report(&toml_out));
+    assert_eq!(a["spec"]["kind"], "apgd");
+    assert_eq!(a["spec"], b["spec"]);
+    assert_eq!(a["overall"], b["overall"]);
+    let js = AttackSpec::from_json(r#"{"kind": "apgd", "eps": "1/255", "steps": 3}"#).unwrap();
+    assert_eq!(AttackSpec::from_json_value(a["spec"].clone()).unwrap(), js);
+    // the library on the JSON spec gives the same numbers; the same spec as PGD does not
+    let seg = advseg::model::Segmenter::load("deeplabv3-mnv2-voc", &advseg::backend::autodiff(&advseg::backend::cpu())).unwrap();
+    let image = advseg::image::resize(&advseg::image::load(Path::new(&img)).unwrap(), 257, 257, advseg::image::ResizeMethod::PilBilinear)
+        .unwrap();
+    let batch = [BatchImage { name: "166".into(), input: Some(img.clone()), image, ground_truth: None }];
+    let run = |spec: &AttackSpec| advseg::util::block_on(run_attack(&seg, &batch, spec, GoalMaps::default(), None)).unwrap();
+    let lib = serde_json::to_value(run(&js).report).unwrap();
+    assert_close(&lib["overall"]["adversarial"]["vs_clean"], &a["overall"]["adversarial"]["vs_clean"], "apgd");
+    let pgd = serde_json::to_value(run(&AttackSpec { kind: AttackKind::Pgd, ..js.clone() }).report).unwrap();
+    assert_ne!(pgd["overall"]["adversarial"], lib["overall"]["adversarial"], "apgd and pgd gave the same result");
+}

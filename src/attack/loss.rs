@@ -79,6 +79,9 @@ pub struct PixelTargets {
     pub valid: Tensor<4>,
     /// Number of valid pixels in the batch (at least 1).
     pub n_valid: usize,
+    /// Number of valid pixels of each image, in batch order (0 for an image whose map is
+    /// entirely void).
+    pub valid_per_image: Vec<usize>,
 }
 
 impl PixelTargets {
@@ -104,7 +107,8 @@ impl PixelTargets {
                 valid.push(if ok { 1.0f32 } else { 0.0 });
             }
         }
-        let n_valid = valid.iter().filter(|&&v| v > 0.0).count();
+        let valid_per_image: Vec<usize> = valid.chunks(w * h).map(|c| c.iter().filter(|&&v| v > 0.0).count()).collect();
+        let n_valid = valid_per_image.iter().sum();
         if n_valid == 0 {
             return Err(Error::InvalidArgument("every reference pixel is void (255): nothing to attack".into()));
         }
@@ -113,12 +117,13 @@ impl PixelTargets {
             classes: Tensor::from_data(TensorData::new(classes, shape), device),
             valid: Tensor::from_data(TensorData::new(valid, shape), device),
             n_valid,
+            valid_per_image,
         })
     }
 }
 
 /// The loss of logits `[N, C, H, W]` against `targets` (a `[1]` tensor, differentiable
-/// through `logits`).
+/// through `logits`): the mean of the weighted CE over the batch's valid pixels.
 ///
 /// `pred` `[N, 1, H, W]` is the argmax of `logits` (used by SegPGD); `iteration` / `iterations`
 /// give SegPGD's `λ_t = iteration / (2 · iterations)`; `targeted` selects the targeted weights.
@@ -132,6 +137,39 @@ pub fn segmentation_loss(
     iteration: usize,
     iterations: usize,
 ) -> Tensor<1> {
+    weighted_ce(kind, logits, pred, targets, targeted, iteration, iterations).sum().div_scalar(targets.n_valid as f64)
+}
+
+/// The same loss per image: an `[N]` tensor whose entry `i` is the mean of the weighted CE
+/// over image `i`'s valid pixels (0 for an image with none). Arguments as in
+/// [`segmentation_loss`]; the batch loss is `Σ_i valid_i · L_i / Σ_i valid_i`
+/// ([`PixelTargets::valid_per_image`]).
+pub fn per_image_loss(
+    kind: LossKind,
+    logits: Tensor<4>,
+    pred: Tensor<4, Int>,
+    targets: &PixelTargets,
+    targeted: bool,
+    iteration: usize,
+    iterations: usize,
+) -> Tensor<1> {
+    let n = targets.valid_per_image.len();
+    let counts: Vec<f32> = targets.valid_per_image.iter().map(|&c| c.max(1) as f32).collect();
+    let counts = Tensor::<1>::from_data(TensorData::new(counts, [n]), &targets.valid.device());
+    let sums = weighted_ce(kind, logits, pred, targets, targeted, iteration, iterations).sum_dims(&[1, 2, 3]);
+    sums.reshape([n]).div(counts)
+}
+
+/// `w_i · CE_i` per pixel, `[N, 1, H, W]` (0 on void pixels); see the module documentation.
+fn weighted_ce(
+    kind: LossKind,
+    logits: Tensor<4>,
+    pred: Tensor<4, Int>,
+    targets: &PixelTargets,
+    targeted: bool,
+    iteration: usize,
+    iterations: usize,
+) -> Tensor<4> {
     let constant = logits.clone().without_autodiff();
     let ce = log_softmax(logits, 1).gather(1, targets.classes.clone()).neg(); // [N, 1, H, W]
     let weights = match kind {
@@ -151,7 +189,7 @@ pub fn segmentation_loss(
             w.mul(targets.valid.clone())
         }
     };
-    ce.mul(weights).sum().div_scalar(targets.n_valid as f64)
+    ce.mul(weights)
 }
 
 impl TryFrom<String> for LossKind {
@@ -245,6 +283,27 @@ mod tests {
         let p0 = e[0] / e.iter().sum::<f64>();
         let want = (p0 - 1.0) * cos(&[2.0, 0.0, 0.0], 0) / 2.0;
         assert!((f64::from(g[0]) - want).abs() < 1e-5, "{} vs {want}", g[0]);
+    }
+
+    #[test]
+    fn per_image_loss_is_each_images_mean_and_weights_back_to_the_batch_loss() {
+        let d = backend::cpu();
+        // image 0: the 1×2 logits of `setup`; image 1: pixel 0 logits (0, 0, 3), pixel 1 void
+        let v = vec![2.0f32, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0];
+        let logits = Tensor::<4>::from_data(TensorData::new(v, [2, 3, 1, 2]), &d);
+        let pred = logits.clone().argmax(1);
+        let maps = [ClassMap { width: 2, height: 1, data: vec![0, 2] }, ClassMap { width: 2, height: 1, data: vec![1, VOID] }];
+        let t = PixelTargets::new(&maps, &d).unwrap();
+        assert_eq!((t.n_valid, t.valid_per_image.clone()), (3, vec![2, 1]));
+        for kind in [LossKind::Ce, LossKind::SegPgd, LossKind::CosPgd] {
+            let per = per_image_loss(kind, logits.clone(), pred.clone(), &t, false, 3, 10).into_data().try_into_vec_as::<f32>().unwrap();
+            let batch = scalar(segmentation_loss(kind, logits.clone(), pred.clone(), &t, false, 3, 10));
+            let pooled = (2.0 * f64::from(per[0]) + f64::from(per[1])) / 3.0;
+            assert!((pooled - batch).abs() < 1e-5, "{kind}: {per:?} vs {batch}");
+        }
+        let per = per_image_loss(LossKind::Ce, logits, pred, &t, false, 0, 1).into_data().try_into_vec_as::<f32>().unwrap();
+        let want = [(ce(&[2.0, 0.0, 0.0], 0) + ce(&[0.0, 1.0, 0.0], 2)) / 2.0, ce(&[0.0, 0.0, 3.0], 1)];
+        assert!(per.iter().zip(want).all(|(a, b)| (f64::from(*a) - b).abs() < 1e-5), "{per:?} vs {want:?}");
     }
 
     #[test]

@@ -98,14 +98,14 @@ impl PgdConfig {
     }
 }
 
-/// The observer of [`pgd`]: called once per iterate, returns what to do next.
+/// The observer of [`pgd`] and [`super::apgd()`]: called once per iterate, returns what to do next.
 pub type Observer<'a> = &'a mut dyn FnMut(&Progress) -> Control;
 
-fn backend_err(what: &str, e: impl std::fmt::Debug) -> Error {
+pub(super) fn backend_err(what: &str, e: impl std::fmt::Debug) -> Error {
     Error::Backend(format!("{what}: {e:?}"))
 }
 
-async fn read_f32(t: Tensor<4>) -> crate::error::Result<Vec<f32>> {
+pub(super) async fn read_f32(t: Tensor<4>) -> crate::error::Result<Vec<f32>> {
     let data = t.into_data_async().await.map_err(|e| backend_err("reading images failed", e))?;
     data.try_into_vec_as::<f32>().map_err(|e| backend_err("reading images failed", e))
 }
@@ -116,7 +116,7 @@ async fn read_scalar(t: Tensor<1>) -> crate::error::Result<f64> {
     v.first().map(|&x| f64::from(x)).ok_or_else(|| Error::Backend("the loss tensor is empty".into()))
 }
 
-async fn read_maps(pred: Tensor<4, Int>, n: usize, h: usize, w: usize, k: usize) -> crate::error::Result<Vec<ClassMap>> {
+pub(super) async fn read_maps(pred: Tensor<4, Int>, n: usize, h: usize, w: usize, k: usize) -> crate::error::Result<Vec<ClassMap>> {
     let data = pred.into_data_async().await.map_err(|e| backend_err("reading class maps failed", e))?;
     crate::model::predict::maps_from_data(data, n, h, w, k)
 }
@@ -128,17 +128,17 @@ fn agreements(maps: &[ClassMap], refs: &[ClassMap]) -> crate::error::Result<Vec<
 
 /// What adversarial images are compared with: the clean batch (host, batch-major CHW), its
 /// clean maps and the goal's reference maps.
-struct Refs<'a> {
-    x_host: &'a [f32],
-    clean: &'a [ClassMap],
-    reference: &'a [ClassMap],
-    dims: [usize; 4],
-    num_classes: usize,
-    device: &'a Device,
+pub(super) struct Refs<'a> {
+    pub x_host: &'a [f32],
+    pub clean: &'a [ClassMap],
+    pub reference: &'a [ClassMap],
+    pub dims: [usize; 4],
+    pub num_classes: usize,
+    pub device: &'a Device,
 }
 
 /// Check a batch's shape and that its values lie in `[0, 1]`; its values on the host.
-async fn host_batch(x: &Tensor<4>) -> crate::error::Result<Vec<f32>> {
+pub(super) async fn host_batch(x: &Tensor<4>) -> crate::error::Result<Vec<f32>> {
     let dims = x.dims();
     let [n, c, h, w] = dims;
     if n == 0 || c != 3 || h == 0 || w == 0 {
@@ -155,23 +155,12 @@ async fn host_batch(x: &Tensor<4>) -> crate::error::Result<Vec<f32>> {
     Ok(x_host)
 }
 
-/// The final iterate's outcome, the 8-bit one (with `quantize`) and the perturbations.
-async fn outcomes<M: SegModel + ?Sized>(
-    model: &M,
-    x_final: Tensor<4>,
-    maps: Vec<ClassMap>,
-    refs: &Refs<'_>,
-    quantize: bool,
-) -> crate::error::Result<(Outcome, Option<Outcome>, Vec<Vec<f32>>)> {
-    let [_, _, h, w] = refs.dims;
-    let adv_host = read_f32(x_final).await?;
-    let perturbation: Vec<Vec<f32>> = adv_host
-        .chunks(3 * h * w)
-        .zip(refs.x_host.chunks(3 * h * w))
-        .map(|(a, c)| a.iter().zip(c).map(|(a, c)| a - c).collect())
-        .collect();
-    let quantized = if quantize { Some(quantized_outcome(model, &adv_host, refs).await?) } else { None };
-    Ok((outcome(adv_host, maps, refs)?, quantized, perturbation))
+/// Per image, `if_true` where `choose` holds and `if_false` elsewhere (`[N, …]` batches; an
+/// exact selection: `a·1 + b·0`).
+pub(super) fn select(choose: &[bool], if_true: Tensor<4>, if_false: Tensor<4>) -> Tensor<4> {
+    let m: Vec<f32> = choose.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
+    let m = Tensor::<4>::from_data(TensorData::new(m, [choose.len(), 1, 1, 1]), &if_true.device());
+    if_false.mul(m.clone().neg().add_scalar(1.0)).add(if_true.mul(m))
 }
 
 /// The best iterate per image so far (`keep_best`): the iterate, its success rates and maps.
@@ -182,21 +171,129 @@ fn keep_better(best: Option<Best>, x_adv: &Tensor<4>, success: &[f64], maps: &[C
     match best {
         None => (x_adv.clone(), success.to_vec(), maps.to_vec()),
         Some((bx, mut bs, mut bm)) => {
-            let n = success.len();
             let better: Vec<bool> = success.iter().zip(&bs).map(|(s, b)| s >= b).collect();
-            let m: Vec<f32> = better.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
-            let m = Tensor::<4>::from_data(TensorData::new(m, [n, 1, 1, 1]), &x_adv.device());
-            // exact per-image selection: b·1 + x·0 or b·0 + x·1
-            let bx = bx.mul(m.clone().neg().add_scalar(1.0)).add(x_adv.clone().mul(m));
             for (i, &b) in better.iter().enumerate() {
                 if b {
                     bs[i] = success[i];
                     bm[i] = maps[i].clone();
                 }
             }
-            (bx, bs, bm)
+            (select(&better, x_adv.clone(), bx), bs, bm)
         }
     }
+}
+
+/// The starting point `x_0` of a loop (`x`, or a random point of the ε-ball), its forward pass
+/// with the input gradient enabled `(x_0, logits)`, and the clean maps of `x` (the forward
+/// pass of `x_0` doubles as the clean prediction without a random start). This also checks
+/// that the model takes the input size.
+pub(super) async fn start<M: SegModel + ?Sized>(
+    model: &M,
+    x: &Tensor<4>,
+    cfg: &PgdConfig,
+) -> crate::error::Result<(Tensor<4>, (Tensor<4>, Tensor<4>), Vec<ClassMap>)> {
+    let dims = x.dims();
+    let [n, _, h, w] = dims;
+    let x0 = if cfg.random_start {
+        let mut rng = SplitMix64::new(cfg.seed);
+        cfg.norm.apply(x.clone(), cfg.norm.random_start(dims, cfg.eps, &mut rng, &x.device()), cfg.eps)
+    } else {
+        x.clone()
+    };
+    let xa0 = x0.clone().autodiff().require_grad();
+    let logits0 = model.logits(xa0.clone())?;
+    let clean_pred = if cfg.random_start {
+        model.logits(x.clone())?.without_autodiff().argmax(1)
+    } else {
+        logits0.clone().without_autodiff().argmax(1)
+    };
+    let clean_maps = read_maps(clean_pred, n, h, w, model.num_classes()).await?;
+    Ok((x0, (xa0, logits0), clean_maps))
+}
+
+/// One iterate's predictions against the reference: its maps, per-image agreement and success
+/// rate (fraction of valid pixels off the reference, or on the target), pooled mIoU.
+pub(super) struct Scored {
+    pub maps: Vec<ClassMap>,
+    pub agreement: Vec<f64>,
+    pub success: Vec<f64>,
+    pub mean_agreement: f64,
+    pub miou: f64,
+}
+
+impl Scored {
+    /// Score the predicted classes `pred` `[N, 1, H, W]` of an iterate.
+    pub(super) async fn new(pred: Tensor<4, Int>, refs: &Refs<'_>, targeted: bool) -> crate::error::Result<Scored> {
+        let [n, _, h, w] = refs.dims;
+        let maps = read_maps(pred, n, h, w, refs.num_classes).await?;
+        let agreement = agreements(&maps, refs.reference)?;
+        let miou = compare_maps(&maps, refs.reference, refs.num_classes)?.miou;
+        let mean_agreement = agreement.iter().sum::<f64>() / n as f64;
+        let success = agreement.iter().map(|&a| if targeted { a } else { 1.0 - a }).collect();
+        Ok(Scored { maps, agreement, success, mean_agreement, miou })
+    }
+
+    /// The history line of iterate `t` with batch loss `loss`.
+    pub(super) fn record(&self, t: usize, loss: f64) -> StepRecord {
+        StepRecord { step: t, loss, mean_agreement: self.mean_agreement, miou: self.miou }
+    }
+
+    /// Whether every image reaches the `early_stop` success rate.
+    pub(super) fn reaches(&self, early_stop: Option<f64>) -> bool {
+        early_stop.is_some_and(|threshold| self.success.iter().all(|&s| s >= threshold))
+    }
+
+    /// Show iterate `t` (batch loss `loss`) to the observer: `Ok(true)` to stop now,
+    /// [`Error::Cancelled`] to cancel.
+    pub(super) fn observe(&self, observer: &mut Option<Observer<'_>>, t: usize, steps: usize, loss: f64, targeted: bool) -> crate::error::Result<bool> {
+        let Some(obs) = observer.as_mut() else { return Ok(false) };
+        let (agreement, mean_agreement, miou) = (self.agreement.clone(), self.mean_agreement, self.miou);
+        match obs(&Progress { step: t, steps, loss, agreement, mean_agreement, miou, targeted }) {
+            Control::Continue => Ok(false),
+            Control::Stop => Ok(true),
+            Control::Cancel => Err(Error::Cancelled),
+        }
+    }
+}
+
+/// How a loop ended: what [`finish`] adds to the images.
+pub(super) struct Ending {
+    pub targeted: bool,
+    pub steps_run: usize,
+    pub stopped_early: bool,
+    pub quantize: bool,
+    pub history: Vec<StepRecord>,
+}
+
+/// The [`AttackResult`] of a loop that returns `x_final` (predicted as `final_maps`).
+pub(super) async fn finish<M: SegModel + ?Sized>(
+    model: &M,
+    x_final: Tensor<4>,
+    final_maps: Vec<ClassMap>,
+    refs: &Refs<'_>,
+    end: Ending,
+) -> crate::error::Result<AttackResult> {
+    let [_, _, h, w] = refs.dims;
+    let adv_host = read_f32(x_final).await?;
+    let perturbation: Vec<Vec<f32>> = adv_host
+        .chunks(3 * h * w)
+        .zip(refs.x_host.chunks(3 * h * w))
+        .map(|(a, c)| a.iter().zip(c).map(|(a, c)| a - c).collect())
+        .collect();
+    let quantized = if end.quantize { Some(quantized_outcome(model, &adv_host, refs).await?) } else { None };
+    let adversarial = outcome(adv_host, final_maps, refs)?;
+    Ok(AttackResult {
+        targeted: end.targeted,
+        steps_run: end.steps_run,
+        stopped_early: end.stopped_early,
+        clean_vs_reference: compare_maps(refs.clean, refs.reference, refs.num_classes)?,
+        clean_maps: refs.clean.to_vec(),
+        reference_maps: refs.reference.to_vec(),
+        adversarial,
+        quantized,
+        perturbation,
+        history: end.history,
+    })
 }
 
 /// The adversarial images rounded to 8 bits, predicted again and compared.
@@ -239,40 +336,6 @@ fn outcome(adv: Vec<f32>, maps: Vec<ClassMap>, refs: &Refs<'_>) -> crate::error:
     })
 }
 
-/// The forward pass of `x_0` (this also checks that the model takes the input size) and the
-/// clean maps: without a random start `x_0 = x`, so that pass doubles as the clean prediction.
-async fn first_forward<M: SegModel + ?Sized>(
-    model: &M,
-    x: &Tensor<4>,
-    x0: &Tensor<4>,
-    random_start: bool,
-) -> crate::error::Result<(Tensor<4>, Tensor<4>, Vec<ClassMap>)> {
-    let [n, _, h, w] = x.dims();
-    let xa0 = x0.clone().autodiff().require_grad();
-    let logits0 = model.logits(xa0.clone())?;
-    let clean_pred = if random_start {
-        model.logits(x.clone())?.without_autodiff().argmax(1)
-    } else {
-        logits0.clone().without_autodiff().argmax(1)
-    };
-    let clean_maps = read_maps(clean_pred, n, h, w, model.num_classes()).await?;
-    Ok((xa0, logits0, clean_maps))
-}
-
-/// Whether the loop stops after this iterate: the observer says stop (or cancels: an error),
-/// or every image reached the `early_stop` success rate.
-fn should_stop(observer: Option<&mut Observer<'_>>, progress: &Progress, early_stop: Option<f64>, success: &[f64]) -> crate::error::Result<bool> {
-    let mut stop = false;
-    if let Some(obs) = observer {
-        match obs(progress) {
-            Control::Continue => {}
-            Control::Stop => stop = true,
-            Control::Cancel => return Err(Error::Cancelled),
-        }
-    }
-    Ok(stop || early_stop.is_some_and(|threshold| success.iter().all(|&s| s >= threshold)))
-}
-
 /// Run PGD on a batch `x01` `[N, 3, H, W]` in `[0, 1]` (any device; autodiff is added for
 /// the gradient) against `model`, for `goal`, with the settings of `cfg`.
 ///
@@ -294,24 +357,19 @@ pub async fn pgd<M: SegModel + ?Sized>(
     cfg.validate()?;
     let x = x01.without_autodiff();
     let dims = x.dims();
-    let [n, _, h, w] = dims;
+    let [_, _, h, w] = dims;
     let device = x.device();
     let k = model.num_classes();
     let x_host = host_batch(&x).await?;
     let (eps, alpha, norm) = (cfg.eps, cfg.alpha(), cfg.norm);
-    let mut x_adv = if cfg.random_start {
-        let mut rng = SplitMix64::new(cfg.seed);
-        norm.apply(x.clone(), norm.random_start(dims, eps, &mut rng, &device), eps)
-    } else {
-        x.clone()
-    };
-    let (xa0, logits0, clean_maps) = first_forward(model, &x, &x_adv, cfg.random_start).await?;
+    let (mut x_adv, first, clean_maps) = start(model, &x, cfg).await?;
+    let mut first = Some(first);
     let targeted = goal.is_targeted();
     let reference = goal.resolve(&clean_maps, k, w, h)?;
     let targets = PixelTargets::new(&reference, &device)?;
-    let mut first = Some((xa0, logits0));
+    let refs = Refs { x_host: &x_host, clean: &clean_maps, reference: &reference, dims, num_classes: k, device: &device };
     // keep_best state: iterate, per-image success and maps of the best iterate so far
-    let mut best: Option<(Tensor<4>, Vec<f64>, Vec<ClassMap>)> = None;
+    let mut best: Option<Best> = None;
     let mut history = Vec::with_capacity(cfg.steps + 1);
     let mut t = 0;
     let (final_maps, stopped_early) = loop {
@@ -328,20 +386,14 @@ pub async fn pgd<M: SegModel + ?Sized>(
         let pred = logits.clone().without_autodiff().argmax(1);
         let loss = segmentation_loss(cfg.loss, logits, pred.clone(), &targets, targeted, t, cfg.steps);
         let loss_value = read_scalar(loss.clone().without_autodiff()).await?;
-        let maps = read_maps(pred, n, h, w, k).await?;
-        let agreement = agreements(&maps, &reference)?;
-        let miou = compare_maps(&maps, &reference, k)?.miou;
-        let mean_agreement = agreement.iter().sum::<f64>() / n as f64;
-        history.push(StepRecord { step: t, loss: loss_value, mean_agreement, miou });
-        let success: Vec<f64> = agreement.iter().map(|&a| if targeted { a } else { 1.0 - a }).collect();
+        let scored = Scored::new(pred, &refs, targeted).await?;
+        history.push(scored.record(t, loss_value));
         if cfg.keep_best {
-            best = Some(keep_better(best.take(), &x_adv, &success, &maps));
+            best = Some(keep_better(best.take(), &x_adv, &scored.success, &scored.maps));
         }
-        let progress = Progress { step: t, steps: cfg.steps, loss: loss_value, agreement, mean_agreement, miou, targeted };
-        // the observer sees every iterate, the last one too
-        let stop = should_stop(observer.as_mut(), &progress, cfg.early_stop, &success)?;
-        if last || stop {
-            break (maps, !last);
+        let stop = scored.observe(&mut observer, t, cfg.steps, loss_value, targeted)? || scored.reaches(cfg.early_stop);
+        if stop || last {
+            break (scored.maps, !last);
         }
         let objective = if targeted { loss.neg() } else { loss };
         let grads = objective.backward();
@@ -352,42 +404,29 @@ pub async fn pgd<M: SegModel + ?Sized>(
         x_adv = norm.apply(x.clone(), delta, eps);
         t += 1;
     };
-
     let (x_final, final_maps) = match best {
         Some((bx, _, bm)) => (bx, bm),
         None => (x_adv, final_maps),
     };
-    let refs = Refs { x_host: &x_host, clean: &clean_maps, reference: &reference, dims, num_classes: k, device: &device };
-    let (adversarial, quantized, perturbation) = outcomes(model, x_final, final_maps, &refs, cfg.quantize).await?;
-    Ok(AttackResult {
-        targeted,
-        steps_run: t,
-        stopped_early,
-        clean_vs_reference: compare_maps(&clean_maps, &reference, k)?,
-        clean_maps,
-        reference_maps: reference,
-        adversarial,
-        quantized,
-        perturbation,
-        history,
-    })
+    let end = Ending { targeted, steps_run: t, stopped_early, quantize: cfg.quantize, history };
+    finish(model, x_final, final_maps, &refs, end).await
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))] // the blocking wrappers are native only
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::backend;
     use crate::error::Result;
     use burn::tensor::Device;
 
     /// A per-pixel linear classifier: logits = W·rgb + b, class = the dominant colour channel.
-    struct Toy {
+    pub struct Toy {
         w: Tensor<3>,
         b: Tensor<3>,
     }
 
     impl Toy {
-        fn new(d: &Device) -> Self {
+        pub fn new(d: &Device) -> Self {
             let w = vec![4.0f32, -2.0, -2.0, -2.0, 4.0, -2.0, -2.0, -2.0, 4.0];
             Toy {
                 w: Tensor::from_data(TensorData::new(w, [1, 3, 3]), d),
@@ -410,7 +449,8 @@ mod tests {
         }
     }
 
-    fn batch(seed: u64, n: usize, h: usize, w: usize, d: &Device) -> (Vec<f32>, Tensor<4>) {
+    /// `n` random `h × w` images (host values and the batch).
+    pub fn batch(seed: u64, n: usize, h: usize, w: usize, d: &Device) -> (Vec<f32>, Tensor<4>) {
         let mut r = SplitMix64::new(seed);
         let v: Vec<f32> = (0..n * 3 * h * w).map(|_| r.next_f64() as f32).collect();
         (v.clone(), Tensor::from_data(TensorData::new(v, [n, 3, h, w]), d))
@@ -420,7 +460,8 @@ mod tests {
         crate::util::block_on(pgd(&Toy::new(&backend::cpu()), x, goal, cfg, None))
     }
 
-    fn goals() -> Vec<Goal> {
+    /// One goal of every kind for 5×4 batches of 3.
+    pub fn goals() -> Vec<Goal> {
         let gt = ClassMap { width: 5, height: 4, data: (0..20).map(|i| (i % 3) as u8).collect() };
         let painted = ClassMap { width: 5, height: 4, data: (0..20).map(|i| if i % 4 == 0 { VOID } else { 2 }).collect() };
         vec![

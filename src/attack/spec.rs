@@ -3,7 +3,7 @@
 //! validated once, then turned into the loop's settings ([`PgdConfig`]) and a [`Goal`].
 //!
 //! ```toml
-//! kind = "pgd"                  # the attack family
+//! kind = "pgd"                  # the attack family: pgd | apgd
 //! goal = "targeted-class"       # untargeted | targeted-image | targeted-class | targeted-map
 //! target_class = "person"       # index or name
 //! loss = "segpgd"               # ce | segpgd | cospgd
@@ -38,6 +38,10 @@ pub enum AttackKind {
     /// losses of SegPGD and CosPGD.
     #[default]
     Pgd,
+    /// APGD (Croce & Hein, ICML 2020): the step size starts at 2ε and halves where progress
+    /// stalls, with momentum and each image's best iterate (`step_size`, `step_factor` and
+    /// `keep_best` do not apply: the step adapts and the best iterate is always kept).
+    Apgd,
 }
 
 /// What the attack aims for.
@@ -353,6 +357,18 @@ mod tests {
         assert_eq!(AttackSpec::from_json(&serde_json::to_string(&t).unwrap()).unwrap(), t);
         let cfg = t.pgd_config(4.0 / 255.0, 0).unwrap();
         assert!((cfg.alpha() - 1.0 / 255.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn the_kind_reads_from_toml_and_json() {
+        assert_eq!(AttackSpec::default().kind, AttackKind::Pgd);
+        let t = AttackSpec::from_toml("kind = \"apgd\"\nsteps = 20\n").unwrap();
+        let j = AttackSpec::from_json(r#"{"kind": "apgd", "steps": 20}"#).unwrap();
+        assert_eq!((t.kind, t.label()), (AttackKind::Apgd, "apgd-ce".to_string()));
+        assert_eq!(t, j);
+        assert_eq!(serde_json::to_value(&t).unwrap()["kind"], "apgd");
+        let e = AttackSpec::from_json(r#"{"kind": "fgsm"}"#).unwrap_err().to_string();
+        assert!(e.contains("fgsm") && e.contains("apgd"), "{e}");
     }
 
     #[test]

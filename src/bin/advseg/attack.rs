@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use advseg::attack::{
-    AttackSpec, ClassRef, Control, GoalKind, GoalMaps, MapOrigin, Progress, Radius, run_attack,
+    AttackKind, AttackSpec, ClassRef, Control, GoalKind, GoalMaps, MapOrigin, Progress, Radius, run_attack,
 };
 use advseg::data::ClassMap;
 use advseg::defense::{DefenseSpec, MultiScaleSpec};
@@ -30,7 +30,17 @@ pub enum Mode {
     TargetedMap,
 }
 
-/// Adversarial attack (PGD family) on a batch of images: writes NAME_adv.png (8-bit),
+/// The attack family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    /// Projected gradient descent with a fixed step (--step-size, default ε/4).
+    Pgd,
+    /// APGD (Croce & Hein 2020): the step starts at 2ε and halves where progress stalls,
+    /// with momentum; each image's best iterate is kept (--step-size does not apply).
+    Apgd,
+}
+
+/// Adversarial attack (PGD family or APGD) on a batch of images: writes NAME_adv.png (8-bit),
 /// NAME_clean_map.png, NAME_adv_map.png, NAME_perturbation.png (amplified), NAME_target_map.png
 /// (targeted modes), NAME_defended_map.png (with a defense) and report.json into --out. Metrics
 /// against ground truth wherever NAME_label.png lies beside NAME.png.
@@ -41,10 +51,13 @@ pub struct AttackArgs {
     pub model: String,
     /// The whole attack as a TOML or JSON file (the keys of an experiment's [[attacks]]
     /// entry, see docs/report-schema.md); replaces the attack flags below.
-    #[arg(long, conflicts_with_all = ["mode", "eps", "step_size", "steps", "loss", "norm", "random_start", "seed",
+    #[arg(long, conflicts_with_all = ["kind", "mode", "eps", "step_size", "steps", "loss", "norm", "random_start", "seed",
         "early_stop", "keep_best", "vs_gt", "target_index", "target_gt", "target_class", "target_map", "mask",
         "keep_outside", "keep_unpainted", "reconstruct", "multiscale", "adaptive"])]
     pub spec: Option<PathBuf>,
+    /// Attack family: pgd or apgd.
+    #[arg(long, value_enum, default_value = "pgd")]
+    pub kind: Kind,
     /// Attack goal.
     #[arg(long, value_enum, default_value = "untargeted")]
     pub mode: Mode,
@@ -147,7 +160,12 @@ impl AttackArgs {
         if defense.is_none() && self.adaptive {
             return Err(Error::InvalidArgument("--adaptive needs a defense (--reconstruct or --multiscale)".into()));
         }
+        let kind = match self.kind {
+            Kind::Pgd => AttackKind::Pgd,
+            Kind::Apgd => AttackKind::Apgd,
+        };
         let spec = AttackSpec {
+            kind,
             goal,
             reference: origin(self.vs_gt),
             target_index: (goal == GoalKind::TargetedImage).then_some(self.target_index),
@@ -233,8 +251,9 @@ pub fn run(backend: &str, a: &AttackArgs) -> Result<()> {
 fn print_summary(r: &advseg::attack::AttackReport, out: &std::path::Path) {
     let (adv, q) = (&r.overall.adversarial, &r.overall.quantized);
     println!(
-        "{} {} {} ε={} ({:.5}) {} steps, loss {}: agreement with clean {:.4} → 8-bit {:.4}",
+        "{} {} {} {} ε={} ({:.5}) {} steps, loss {}: agreement with clean {:.4} → 8-bit {:.4}",
         r.model,
+        serde_json::to_value(r.spec.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
         serde_json::to_value(r.spec.goal).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
         r.spec.norm,
         r.spec.eps.first().map_or("", |e| e.text.as_str()),

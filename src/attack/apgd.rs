@@ -294,7 +294,8 @@ pub async fn apgd<M: SegModel + ?Sized>(
     finish(model, x_final, final_maps, &refs, end).await
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))] // the blocking wrappers are native only
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))] // the blocking wrappers are native only
 mod tests {
     use super::*;
     use crate::attack::loss::LossKind;

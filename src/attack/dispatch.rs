@@ -28,7 +28,8 @@ pub async fn run_kind<M: SegModel + ?Sized>(
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 mod tests {
     use super::*;
     use crate::attack::pgd::tests::{Toy, batch};

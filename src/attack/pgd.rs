@@ -412,7 +412,8 @@ pub async fn pgd<M: SegModel + ?Sized>(
     finish(model, x_final, final_maps, &refs, end).await
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))] // the blocking wrappers are native only
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))] // the blocking wrappers are native only
 pub(super) mod tests {
     use super::*;
     use crate::backend;

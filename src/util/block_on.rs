@@ -30,7 +30,8 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 mod tests {
     use super::*;
 

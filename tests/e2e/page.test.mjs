@@ -1,6 +1,7 @@
 // End-to-end test of the browser demo (www/): playwright-core drives Debian's Chromium against
 // scripts/web_serve.py. Loads the page, uploads an image, runs every mode with few steps,
-// checks that maps and metrics appear and that the downloads work, cancels a run, feeds a
+// checks that maps and metrics appear (the scaler menu comes from the wasm API; a scaling attack
+// to the painted map) and that the downloads work, cancels a run, feeds a
 // corrupt file and checks the error banner (the page keeps working), reloads offline. Saves
 // screenshots and the downloads to tests/e2e/artifacts/ and prints timings as JSON lines.
 //

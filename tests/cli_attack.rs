@@ -193,6 +193,31 @@ fn bad_arguments_are_reported() {
     assert_eq!(report(&out)["target_class_name"], "person");
 }
 
+/// `advseg attack --spec` on DeepLab with `toml` written into `out`, writing into `out`.
+fn attack_with_spec(toml: &str, img: &str, out: &Path) {
+    let spec_file = out.join("attack.toml");
+    std::fs::write(&spec_file, toml).unwrap();
+    let res = advseg(&[
+        "attack", "--model", "deeplabv3-mnv2-voc", "--spec", spec_file.to_str().unwrap(), img, "--out", out.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+}
+
+/// `voc/NAME.png` at DeepLab's 257×257 as a one-image batch, as the CLI loads it (with its
+/// label when `with_label`).
+fn voc_batch(name: &str, with_label: bool) -> [advseg::attack::BatchImage; 1] {
+    let path = voc(name);
+    let image =
+        advseg::image::resize(&advseg::image::load(Path::new(&path)).unwrap(), 257, 257, advseg::image::ResizeMethod::PilBilinear)
+            .unwrap();
+    let ground_truth = with_label.then(|| {
+        let (data, width, height) =
+            advseg::image::load_label_png(&common::fixtures().join(format!("images/voc/{name}_label.png"))).unwrap();
+        advseg::data::ClassMap { width, height, data }
+    });
+    [advseg::attack::BatchImage { name: name.into(), input: Some(path), image, ground_truth }]
+}
+
 /// One attack as CLI flags, as a TOML file (`--spec`) and as the page's JSON: one spec, one
 /// result.
 #[test]
@@ -200,7 +225,7 @@ fn flags_toml_and_json_are_one_spec_with_one_result() {
     if common::skip_without_fixtures("flags_toml_and_json_are_one_spec_with_one_result") {
         return;
     }
-    use advseg::attack::{AttackSpec, BatchImage, GoalMaps, run_attack};
+    use advseg::attack::{AttackSpec, GoalMaps, run_attack};
     let (flags_out, toml_out) = (tmpdir("flags"), tmpdir("toml"));
     let img = voc("294");
     let res = advseg(&[
@@ -210,12 +235,7 @@ fn flags_toml_and_json_are_one_spec_with_one_result() {
     assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
     let toml = "goal = \"targeted-class\"\ntarget_class = \"person\"\neps = \"4/255\"\nsteps = 2\nloss = \"cospgd\"\n\
                 [defense]\nreconstruct = \"jpeg:75\"\nadaptive = false\n";
-    let spec_file = toml_out.join("attack.toml");
-    std::fs::write(&spec_file, toml).unwrap();
-    let res = advseg(&[
-        "attack", "--model", "deeplabv3-mnv2-voc", "--spec", spec_file.to_str().unwrap(), &img, "--out", toml_out.to_str().unwrap(),
-    ]);
-    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    attack_with_spec(toml, &img, &toml_out);
     let (a, b) = (report(&flags_out), report(&toml_out));
     let js = r#"{"goal": "targeted-class", "target_class": "person", "eps": "4/255", "steps": 2, "loss": "cospgd",
                  "defense": {"reconstruct": "jpeg:75", "adaptive": false}}"#;
@@ -228,15 +248,7 @@ fn flags_toml_and_json_are_one_spec_with_one_result() {
     // the library on the JSON spec (what the page runs) gives the same numbers
     let device = advseg::backend::autodiff(&advseg::backend::cpu());
     let seg = advseg::model::Segmenter::load("deeplabv3-mnv2-voc", &device).unwrap();
-    let image = advseg::image::resize(&advseg::image::load(Path::new(&img)).unwrap(), 257, 257, advseg::image::ResizeMethod::PilBilinear)
-        .unwrap();
-    let gt = advseg::image::load_label_png(&common::fixtures().join("images/voc/294_label.png")).unwrap();
-    let batch = [BatchImage {
-        name: "294".into(),
-        input: Some(img.clone()),
-        image,
-        ground_truth: Some(advseg::data::ClassMap { width: gt.1, height: gt.2, data: gt.0 }),
-    }];
+    let batch = voc_batch("294", true);
     let out = advseg::util::block_on(run_attack(&seg, &batch, &AttackSpec::from_json(js).unwrap(), GoalMaps::default(), None)).unwrap();
     let lib = serde_json::to_value(&out.report).unwrap();
     assert_close(&lib["overall"], &a["overall"], "overall");
@@ -251,7 +263,7 @@ fn apgd_from_flags_toml_and_json_is_one_attack() {
     if common::skip_without_fixtures("apgd_from_flags_toml_and_json_is_one_attack") {
         return;
     }
-    use advseg::attack::{AttackKind, AttackSpec, BatchImage, GoalMaps, run_attack};
+    use advseg::attack::{AttackKind, AttackSpec, GoalMaps, run_attack};
     let (flags_out, toml_out) = (tmpdir("apgd-flags"), tmpdir("apgd-toml"));
     let img = voc("166");
     let res = advseg(&[
@@ -260,12 +272,7 @@ fn apgd_from_flags_toml_and_json_is_one_attack() {
     ]);
     assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
     let toml = "kind = \"apgd\"\neps = \"1/255\"\nsteps = 3\n";
-    let spec_file = toml_out.join("attack.toml");
-    std::fs::write(&spec_file, toml).unwrap();
-    let res = advseg(&[
-        "attack", "--model", "deeplabv3-mnv2-voc", "--spec", spec_file.to_str().unwrap(), &img, "--out", toml_out.to_str().unwrap(),
-    ]);
-    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    attack_with_spec(toml, &img, &toml_out);
     let (a, b) = (report(&flags_out), report(&toml_out));
     assert_eq!(a["spec"]["kind"], "apgd");
     assert_eq!(a["spec"], b["spec"]);
@@ -274,9 +281,7 @@ fn apgd_from_flags_toml_and_json_is_one_attack() {
     assert_eq!(AttackSpec::from_json_value(a["spec"].clone()).unwrap(), js);
     // the library on the JSON spec gives the same numbers; the same spec as PGD does not
     let seg = advseg::model::Segmenter::load("deeplabv3-mnv2-voc", &advseg::backend::autodiff(&advseg::backend::cpu())).unwrap();
-    let image = advseg::image::resize(&advseg::image::load(Path::new(&img)).unwrap(), 257, 257, advseg::image::ResizeMethod::PilBilinear)
-        .unwrap();
-    let batch = [BatchImage { name: "166".into(), input: Some(img.clone()), image, ground_truth: None }];
+    let batch = voc_batch("166", false);
     let run = |spec: &AttackSpec| advseg::util::block_on(run_attack(&seg, &batch, spec, GoalMaps::default(), None)).unwrap();
     let lib = serde_json::to_value(run(&js).report).unwrap();
     assert_close(&lib["overall"]["adversarial"]["vs_clean"], &a["overall"]["adversarial"]["vs_clean"], "apgd");

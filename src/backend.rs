@@ -22,11 +22,18 @@ pub fn autodiff(device: &Device) -> Device {
 ///
 /// Fails where no adapter exists. On Linux without a Vulkan driver, wgpu can fall back to an
 /// OpenGL adapter that computes wrong numbers: the parity test on wgpu guards against that.
+/// The runtime can be registered once per process, so the first outcome (device or error) is
+/// kept and every later call returns it.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn wgpu() -> Result<Device> {
-    std::panic::catch_unwind(|| Device::wgpu_options().init())
-        .map_err(|_| Error::Backend("no wgpu adapter could be initialised".into()))?
-        .map_err(|e| Error::Backend(format!("wgpu initialisation failed: {e}")))
+    static WGPU: std::sync::OnceLock<std::result::Result<Device, String>> = std::sync::OnceLock::new();
+    WGPU.get_or_init(|| {
+        std::panic::catch_unwind(|| Device::wgpu_options().init())
+            .map_err(|_| "no wgpu adapter could be initialised".to_string())?
+            .map_err(|e| format!("wgpu initialisation failed: {e}"))
+    })
+    .clone()
+    .map_err(Error::Backend)
 }
 
 /// The browser's WebGPU device, initialised asynchronously (the only way on wasm).

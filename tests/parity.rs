@@ -15,6 +15,16 @@ const CASES: [(&str, &str); 3] = [
     ("espnetv2-city", "espnetv2_s2.0_city_1024x512__cityscapes_frankfurt_at_512x256.safetensors"),
 ];
 
+/// The cases to check: all of [`CASES`], or those named in `ADVSEG_PARITY_MODELS` (a comma
+/// list of zoo names; the GPU bench script uses it to leave out the largest reference file).
+fn cases() -> Vec<(&'static str, &'static str)> {
+    let only = std::env::var("ADVSEG_PARITY_MODELS").ok();
+    let picked: Vec<_> =
+        CASES.iter().copied().filter(|(m, _)| only.as_deref().is_none_or(|o| o.split(',').any(|n| n.trim() == *m))).collect();
+    assert!(!picked.is_empty(), "ADVSEG_PARITY_MODELS={only:?} names none of {:?}", CASES.map(|c| c.0));
+    picked
+}
+
 fn tensor4(device: &burn::tensor::Device, (shape, v): &(Vec<usize>, Vec<f32>)) -> Tensor<4> {
     Tensor::from_data(TensorData::new(v.clone(), [shape[0], shape[1], shape[2], shape[3]]), device)
 }
@@ -27,7 +37,7 @@ fn mean_ce(logits: Tensor<4>, target: Tensor<3, Int>) -> Tensor<1> {
 }
 
 fn check_logits(device: &burn::tensor::Device, tag: &str) {
-    for (model, file) in CASES {
+    for (model, file) in cases() {
         let r = common::reference(file);
         let seg = Segmenter::load(model, device).unwrap();
         let logits = seg.logits(tensor4(device, &r["x01"])).unwrap();
@@ -47,13 +57,11 @@ fn logits_match_pytorch_on_cpu() {
     check_logits(&backend::cpu(), "cpu");
 }
 
-#[test]
-fn input_gradient_matches_pytorch() {
-    if common::skip_without_fixtures("input_gradient_matches_pytorch") {
-        return;
-    }
-    let device = backend::autodiff(&backend::cpu());
-    for (model, file) in CASES {
+/// Input gradient of mean CE against the clean argmax vs PyTorch's (cosine ≥ 0.999), on an
+/// autodiff device over `device`.
+fn check_gradients(device: &burn::tensor::Device, tag: &str) {
+    let device = backend::autodiff(device);
+    for (model, file) in cases() {
         let r = common::reference(file);
         let seg = Segmenter::load(model, &device).unwrap();
         let x = tensor4(&device, &r["x01"]).require_grad();
@@ -70,29 +78,57 @@ fn input_gradient_matches_pytorch() {
         let sign = g.iter().zip(&r["grad_x01"].1).filter(|(a, b)| (a.signum() == b.signum()) || a.abs() < 1e-9).count()
             as f64
             / g.len() as f64;
-        println!("{model}: loss {loss_val:.6} (ref {:.6}), gradient cosine {cos:.6}, sign agreement {sign:.5}", r["loss"].1[0]);
-        assert!((loss_val - r["loss"].1[0]).abs() < 1e-4, "{model}: loss {loss_val} vs {}", r["loss"].1[0]);
-        assert!(cos >= 0.999, "{model}: gradient cosine {cos} < 0.999");
+        println!("[{tag}] {model}: loss {loss_val:.6} (ref {:.6}), gradient cosine {cos:.6}, sign agreement {sign:.5}", r["loss"].1[0]);
+        assert!((loss_val - r["loss"].1[0]).abs() < 1e-4, "[{tag}] {model}: loss {loss_val} vs {}", r["loss"].1[0]);
+        assert!(cos >= 0.999, "[{tag}] {model}: gradient cosine {cos} < 0.999");
     }
 }
 
-/// burn-wgpu on a real adapter (Vulkan through lavapipe in CI). With `ADVSEG_REQUIRE_WGPU=1`
-/// (set by `.ci/run`) a missing adapter fails the test; otherwise it is reported and skipped.
+#[test]
+fn input_gradient_matches_pytorch() {
+    if common::skip_without_fixtures("input_gradient_matches_pytorch") {
+        return;
+    }
+    check_gradients(&backend::cpu(), "cpu");
+}
+
+/// The wgpu adapter, or `None` (reported) when there is none and `ADVSEG_REQUIRE_WGPU` is not
+/// `1` (`.ci/run` sets it: there a missing adapter fails the test).
+fn wgpu_or_skip(test: &str) -> Option<burn::tensor::Device> {
+    match backend::wgpu() {
+        Ok(device) => {
+            println!("wgpu adapter: {}", backend::describe(&device));
+            Some(device)
+        }
+        Err(e) => {
+            if std::env::var("ADVSEG_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
+                panic!("{test}: wgpu is required (ADVSEG_REQUIRE_WGPU=1) but unavailable: {e}");
+            }
+            eprintln!("{test}: SKIPPED: no wgpu adapter ({e}); install mesa-vulkan-drivers");
+            None
+        }
+    }
+}
+
+/// burn-wgpu on a real adapter (Vulkan through lavapipe in CI, a GPU's driver elsewhere).
 #[test]
 fn logits_match_pytorch_on_wgpu() {
     if common::skip_without_fixtures("logits_match_pytorch_on_wgpu") {
         return;
     }
-    match backend::wgpu() {
-        Ok(device) => {
-            println!("wgpu adapter: {}", backend::describe(&device));
-            check_logits(&device, "wgpu")
-        }
-        Err(e) => {
-            if std::env::var("ADVSEG_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
-                panic!("wgpu is required (ADVSEG_REQUIRE_WGPU=1) but unavailable: {e}");
-            }
-            eprintln!("SKIPPED: no wgpu adapter ({e}); install mesa-vulkan-drivers");
-        }
+    if let Some(device) = wgpu_or_skip("logits_match_pytorch_on_wgpu") {
+        check_logits(&device, "wgpu")
+    }
+}
+
+/// The input gradient through burn-wgpu's autodiff (the resizes are matrix products because
+/// bilinear `interpolate` has no backward there).
+#[test]
+fn input_gradient_matches_pytorch_on_wgpu() {
+    if common::skip_without_fixtures("input_gradient_matches_pytorch_on_wgpu") {
+        return;
+    }
+    if let Some(device) = wgpu_or_skip("input_gradient_matches_pytorch_on_wgpu") {
+        check_gradients(&device, "wgpu")
     }
 }

@@ -5,8 +5,11 @@
 //!
 //! ```text
 //! bench [--backend cpu|wgpu] [--models a,b] [--repeats N] [--batch N] [--loss ce|segpgd|cospgd]
+//!       [--json FILE]
 //! ```
-//! Prints one line per model and a JSON line per model (prefix `json:`). Times are medians.
+//! Prints one line per model and a JSON line per model (prefix `json:`); `--json` also writes
+//! the rows as one JSON array. Times are medians of warm runs; `first_forward_ms` and
+//! `first_step_ms` are the cold first calls (on wgpu they include compiling the shaders).
 
 use std::time::Instant;
 
@@ -23,6 +26,7 @@ struct Args {
     repeats: usize,
     batch: usize,
     loss: LossKind,
+    json: Option<String>,
 }
 
 fn parse() -> Result<Args> {
@@ -32,6 +36,7 @@ fn parse() -> Result<Args> {
         repeats: 3,
         batch: 1,
         loss: LossKind::Ce,
+        json: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -42,6 +47,7 @@ fn parse() -> Result<Args> {
             "--repeats" => a.repeats = val()?.parse().map_err(|_| Error::InvalidArgument("--repeats".into()))?,
             "--batch" => a.batch = val()?.parse().map_err(|_| Error::InvalidArgument("--batch".into()))?,
             "--loss" => a.loss = val()?.parse()?,
+            "--json" => a.json = Some(val()?),
             other => return Err(Error::InvalidArgument(format!("unknown option '{other}'"))),
         }
     }
@@ -89,14 +95,17 @@ fn run() -> Result<()> {
     let base = backend::by_name(&args.backend)?;
     let ad = backend::autodiff(&base);
     println!("device: {}", backend::describe(&base));
+    let mut rows = Vec::new();
     for name in &args.models {
         let spec = zoo::spec(name)?;
         let (w, h) = spec.native_size;
         let seg = Segmenter::load(name, &base)?;
         let seg_ad = Segmenter::load(name, &ad)?;
         let x = Tensor::<4>::random([args.batch, 3, h, w], Distribution::Uniform(0.0, 1.0), &base);
-        // warm-up (shader compilation on wgpu, allocator on CPU)
+        // the cold first call (shader compilation on wgpu, allocator on CPU)
+        let t = Instant::now();
         let _ = seg.logits(x.clone())?.into_data();
+        let first_forward = t.elapsed().as_secs_f64();
         let mut fwd = Vec::new();
         for _ in 0..args.repeats {
             let t = Instant::now();
@@ -118,7 +127,7 @@ fn run() -> Result<()> {
             sync(&ad)?;
             Ok(t.elapsed().as_secs_f64())
         };
-        step()?;
+        let first_step = step()?;
         let mut fb = Vec::new();
         for _ in 0..args.repeats {
             fb.push(step()?);
@@ -134,12 +143,17 @@ fn run() -> Result<()> {
             p * 1e3,
             args.backend
         );
-        println!(
-            "json: {}",
-            serde_json::json!({"model": name, "backend": args.backend, "width": w, "height": h,
-                "batch": args.batch, "forward_ms": f * 1e3, "forward_backward_ms": b * 1e3,
-                "pgd_step_ms": p * 1e3, "pgd_loss": args.loss, "repeats": args.repeats})
-        );
+        let row = serde_json::json!({"model": name, "backend": args.backend, "width": w, "height": h,
+            "batch": args.batch, "forward_ms": f * 1e3, "forward_backward_ms": b * 1e3,
+            "pgd_step_ms": p * 1e3, "pgd_loss": args.loss, "repeats": args.repeats,
+            "first_forward_ms": first_forward * 1e3, "first_step_ms": first_step * 1e3,
+            "device": backend::describe(&base)});
+        println!("json: {row}");
+        rows.push(row);
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&rows).map_err(|e| Error::Backend(format!("bench JSON: {e}")))?;
+        std::fs::write(path, text).map_err(|e| Error::Io(format!("{path}: {e}")))?;
     }
     Ok(())
 }

@@ -159,6 +159,15 @@ async fn webgpu_backend_segments_and_attacks() {
     check_backend("webgpu").await;
 }
 
+/// "auto" never takes a software adapter: the test browser's only WebGPU adapter is SwiftShader
+/// (60–90× slower than the CPU backend), so auto picks the CPU and says why.
+#[wasm_bindgen_test]
+async fn auto_skips_a_software_webgpu_adapter() {
+    let s = session("auto").await;
+    assert!(!s.webgpu(), "auto took WebGPU ({}) although the only adapter is software", s.backend());
+    assert!(s.note().contains("software emulation"), "note: {}", s.note());
+}
+
 #[wasm_bindgen_test]
 async fn errors_quote_the_bad_value_and_the_session_keeps_working() {
     let s = session("cpu").await;

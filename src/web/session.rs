@@ -53,23 +53,63 @@ pub struct Session {
     pub(crate) inner: Rc<Inner>,
 }
 
-/// Why WebGPU cannot be used in this global scope (window or worker), or `None` when
-/// `navigator.gpu` offers an adapter.
-async fn webgpu_missing() -> Option<String> {
-    let get = |v: &JsValue, key: &str| js_sys::Reflect::get(v, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null());
-    let Some(gpu) = get(&js_sys::global(), "navigator").and_then(|n| get(&n, "gpu")) else {
-        return Some("this browser has no WebGPU (navigator.gpu is missing)".into());
+/// What `navigator.gpu` offers in this global scope (window or worker).
+enum Adapter {
+    /// No WebGPU, or no adapter: why.
+    Missing(String),
+    /// Only a software emulation (SwiftShader, llvmpipe, …): its description.
+    Software(String),
+    /// A hardware adapter.
+    Hardware,
+}
+
+/// Whether an adapter description names a software rasteriser.
+fn is_software_name(desc: &str) -> bool {
+    let d = desc.to_ascii_lowercase();
+    ["swiftshader", "llvmpipe", "lavapipe", "softpipe", "software", "microsoft basic render"].iter().any(|s| d.contains(s))
+}
+
+fn js_get(v: &JsValue, key: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(v, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// Ask `navigator.gpu` for its default adapter and classify it: `isFallbackAdapter` (on the
+/// adapter, or on `adapter.info` in newer browsers) or a software rasteriser's name in
+/// `adapter.info` make it [`Adapter::Software`].
+async fn probe_adapter() -> Adapter {
+    let Some(gpu) = js_get(&js_sys::global(), "navigator").and_then(|n| js_get(&n, "gpu")) else {
+        return Adapter::Missing("this browser has no WebGPU (navigator.gpu is missing)".into());
     };
-    let request = get(&gpu, "requestAdapter").and_then(|f| f.dyn_into::<Function>().ok())?;
-    let promise = request.call0(&gpu).ok()?.dyn_into::<Promise>().ok()?;
-    match wasm_bindgen_futures::JsFuture::from(promise).await {
-        Ok(a) if !a.is_null() && !a.is_undefined() => None,
-        _ => Some("this browser offers no WebGPU adapter (GPU disabled or blocklisted)".into()),
+    let promise = js_get(&gpu, "requestAdapter")
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .and_then(|f| f.call0(&gpu).ok())
+        .and_then(|p| p.dyn_into::<Promise>().ok());
+    let adapter = match promise {
+        Some(p) => wasm_bindgen_futures::JsFuture::from(p).await.ok().filter(|a| !a.is_null() && !a.is_undefined()),
+        None => None,
+    };
+    let Some(adapter) = adapter else {
+        return Adapter::Missing("this browser offers no WebGPU adapter (GPU disabled or blocklisted)".into());
+    };
+    let info = js_get(&adapter, "info");
+    let flag = |v: &Option<JsValue>| v.as_ref().and_then(|v| js_get(v, "isFallbackAdapter")).is_some_and(|f| f.is_truthy());
+    let desc: Vec<String> = ["vendor", "architecture", "device", "description"]
+        .iter()
+        .filter_map(|k| info.as_ref().and_then(|i| js_get(i, k)).and_then(|v| v.as_string()))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let desc = desc.join(" ");
+    if flag(&Some(adapter.clone())) || flag(&info) || is_software_name(&desc) {
+        Adapter::Software(if desc.is_empty() { "a fallback adapter".into() } else { desc })
+    } else {
+        Adapter::Hardware
     }
 }
 
-/// The device for `backend` (`auto`, `webgpu` or `cpu`), its description and a note on why
-/// WebGPU was not used where it was not.
+/// The device for `backend` (`auto`, `webgpu` or `cpu`), whether it is WebGPU, and a note on
+/// why WebGPU was not used where it was not. `auto` takes WebGPU only on a hardware adapter: a
+/// software one (Chromium's SwiftShader on a machine without a GPU) is 60–90× slower than the
+/// CPU backend; asking for `webgpu` explicitly still uses it.
 async fn pick_device(backend: &str) -> Result<(Device, bool, String)> {
     let want_gpu = match backend {
         "auto" | "" => None,
@@ -82,13 +122,18 @@ async fn pick_device(backend: &str) -> Result<(Device, bool, String)> {
     if want_gpu == Some(false) {
         return Ok((crate::backend::cpu(), false, "CPU backend requested".into()));
     }
-    let why = if let Some(why) = webgpu_missing().await {
-        why
-    } else {
-        match crate::backend::webgpu().await {
+    let why = match probe_adapter().await {
+        Adapter::Missing(why) => {
+            format!("{why}; for WebGPU use a recent Chrome or Edge (or Chromium with --enable-unsafe-webgpu)")
+        }
+        Adapter::Software(desc) if want_gpu.is_none() => format!(
+            "the browser's only WebGPU adapter is a software emulation ({desc}), far slower than the CPU \
+             backend; choose WebGPU in the backend menu to use it anyway"
+        ),
+        Adapter::Software(_) | Adapter::Hardware => match crate::backend::webgpu().await {
             Ok(d) => return Ok((d, true, String::new())),
             Err(e) => format!("WebGPU could not be initialised: {e}"),
-        }
+        },
     };
     if want_gpu == Some(true) {
         return Err(Error::Backend(why));

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::layout::LabelIds;
 use crate::error::{Error, Result};
 
 /// Suffix of Cityscapes' train-id label files.
@@ -20,6 +21,8 @@ pub struct Pair {
     pub image: PathBuf,
     /// Its label file.
     pub label: PathBuf,
+    /// How the label file's values become classes.
+    pub labels: LabelIds,
 }
 
 /// The file stem of `path` as text.
@@ -55,7 +58,7 @@ pub fn pairs(dir: &Path) -> Result<Vec<Pair>> {
         .filter_map(|image| {
             let name = stem(&image);
             let label = label_path(dir, &name);
-            label.is_file().then_some(Pair { name, image, label })
+            label.is_file().then_some(Pair { name, image, label, labels: LabelIds::Classes })
         })
         .collect();
     if out.is_empty() {

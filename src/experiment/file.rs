@@ -5,6 +5,8 @@
 //! ```toml
 //! name = "voc-shared"
 //! images = "shared:fixtures/images/voc"   # NAME.png + NAME_label.png pairs ("shared:" = ../shared)
+//! # or a dataset in its standard layout (see `crate::data::layout`):
+//! # images = { dataset = "voc", root = "/data/VOCdevkit", split = "val", limit = 100 }
 //! models = ["espnetv2-voc", "deeplabv3-mnv2-voc"]
 //! seeds = [0]                              # one run per seed where an attack uses randomness
 //! batch = 2                                # images per PGD batch
@@ -55,6 +57,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{AttackSpec, GoalKind, Radius};
+use crate::data::ImageSource;
 use crate::defense::DefenseSpec;
 use crate::error::{Error, Result};
 
@@ -68,9 +71,11 @@ pub struct ExperimentFile {
     #[serde(default)]
     pub description: String,
     /// Folder of `NAME.png|jpg` + `NAME_label.png` pairs (or Cityscapes' `X_leftImg8bit.png` +
-    /// `X_gtFine_labelTrainIds.png`); a leading `shared:` means the shared
-    /// folder (`$ADVSEG_SHARED`, default `../shared`).
-    pub images: String,
+    /// `X_gtFine_labelTrainIds.png`), or a dataset in its standard layout:
+    /// `{ dataset = "voc" | "cityscapes", root = …, split = "val", limit = … }`
+    /// ([`crate::data::layout`]). A leading `shared:` in a path means the shared folder
+    /// (`$ADVSEG_SHARED`, default `../shared`).
+    pub images: ImageSource,
     /// Zoo model names.
     pub models: Vec<String>,
     /// Seeds of the random starts (attacks without random start run once, with the first).
@@ -110,9 +115,9 @@ pub struct TransferSpec {
     pub attack: String,
     /// The radius.
     pub eps: Radius,
-    /// Images folder, if not the experiment's (e.g. Cityscapes models need Cityscapes images).
+    /// Images, if not the experiment's (e.g. Cityscapes models need Cityscapes images).
     #[serde(default)]
-    pub images: Option<String>,
+    pub images: Option<ImageSource>,
 }
 
 fn invalid(msg: String) -> Error {
@@ -152,6 +157,7 @@ impl ExperimentFile {
             return Err(invalid("the experiment names no models".into()));
         }
         let specs: Vec<_> = self.models.iter().map(|m| crate::model::zoo::spec(m)).collect::<Result<_>>()?;
+        same_dataset(&self.images, &specs)?;
         if self.seeds.is_empty() {
             return Err(invalid("seeds must list at least one seed".into()));
         }
@@ -180,15 +186,24 @@ impl ExperimentFile {
             if t.models.is_empty() {
                 return Err(invalid("transfer lists no models".into()));
             }
-            for m in &t.models {
-                crate::model::zoo::spec(m)?;
-            }
+            let tspecs: Vec<_> = t.models.iter().map(|m| crate::model::zoo::spec(m)).collect::<Result<_>>()?;
+            same_dataset(t.images.as_ref().unwrap_or(&self.images), &tspecs)?;
             if !names.contains(&t.attack.as_str()) {
                 return Err(invalid(format!("transfer names attack '{}', which [[attacks]] lacks", t.attack)));
             }
         }
         Ok(())
     }
+}
+
+/// A dataset layout's labels must be the models' classes (a flat folder is not checked).
+fn same_dataset(images: &ImageSource, specs: &[&crate::model::zoo::ModelSpec]) -> Result<()> {
+    if let Some(d) = images.dataset() {
+        if let Some(s) = specs.iter().find(|s| s.dataset != d) {
+            return Err(invalid(format!("model '{}' predicts {} classes, but the images are {}", s.name, if s.dataset == crate::data::Dataset::Voc { "VOC" } else { "Cityscapes" }, images.describe())));
+        }
+    }
+    Ok(())
 }
 
 /// Resolve an images path of an experiment file.
@@ -229,6 +244,16 @@ models = ["deeplabv3-mnv2-voc"]
 attack = "a"
 eps = "2/255"
 "#;
+
+    #[test]
+    fn a_dataset_layout_must_hold_the_models_classes() {
+        let voc = GOOD.replace(r#"images = "shared:fixtures/images/voc""#, r#"images = { dataset = "voc", root = "/data/VOCdevkit" }"#);
+        let f = ExperimentFile::parse(&voc).unwrap();
+        assert_eq!(f.images.dataset(), Some(crate::data::Dataset::Voc));
+        let city = voc.replace(r#"dataset = "voc""#, r#"dataset = "cityscapes""#);
+        let e = ExperimentFile::parse(&city).unwrap_err().to_string();
+        assert!(e.contains("deeplabv3-mnv2-voc") && e.contains("cityscapes val (/data/VOCdevkit)"), "{e}");
+    }
 
     #[test]
     fn parses_with_defaults() {

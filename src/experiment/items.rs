@@ -1,10 +1,9 @@
-//! The images of an experiment: labelled pairs of a folder, loaded and resized per model.
+//! The images of an experiment: labelled pairs of a folder or a dataset layout, loaded and
+//! resized per model.
 
-use std::path::Path;
-
+use super::file::resolve_images;
 use super::result::Skipped;
-use crate::data::ClassMap;
-use crate::data::folder::pairs;
+use crate::data::{ClassMap, ImageSource};
 use crate::error::{Error, Result};
 use crate::image::{self as imaging, ResizeMethod, RgbImage01};
 
@@ -15,26 +14,40 @@ pub(crate) struct Item {
     pub gt: ClassMap,
 }
 
-/// The pairs of `dir` in name order, at most `max`; images or labels that fail to load are
-/// reported in `skipped` and left out.
-pub(crate) fn load_items(dir: &Path, max: Option<usize>, skipped: &mut Vec<Skipped>) -> Result<Vec<Item>> {
+/// Load an image and its label, which must have the image's size.
+fn load_pair(p: &crate::data::folder::Pair) -> Result<Item> {
+    let image = imaging::load(&p.image)?;
+    let gt = imaging::load_label_map(&p.label, p.labels)?;
+    if (gt.width, gt.height) != (image.width() as usize, image.height() as usize) {
+        return Err(Error::Shape(format!(
+            "label {} is {}×{}, its image is {}×{}",
+            p.label.display(),
+            gt.width,
+            gt.height,
+            image.width(),
+            image.height()
+        )));
+    }
+    Ok(Item { name: p.name.clone(), image, gt })
+}
+
+/// The pairs of `source` in its order, at most `max`; files the layout names but that are
+/// missing, and images or labels that fail to load, are reported in `skipped` and left out.
+pub(crate) fn load_items(source: &ImageSource, max: Option<usize>, skipped: &mut Vec<Skipped>) -> Result<Vec<Item>> {
+    let listing = source.list(resolve_images)?;
+    skipped.extend(listing.missing.iter().map(|m| Skipped { image: m.path.clone(), error: format!("missing ({})", m.what) }));
     let mut items = Vec::new();
-    for p in pairs(dir)? {
+    for p in &listing.pairs {
         if max.is_some_and(|m| items.len() >= m) {
             break;
         }
-        let loaded = (|| -> Result<Item> {
-            let image = imaging::load(&p.image)?;
-            let (g, gw, gh) = imaging::load_label_png(&p.label)?;
-            Ok(Item { name: p.name.clone(), image, gt: ClassMap { width: gw, height: gh, data: g } })
-        })();
-        match loaded {
+        match load_pair(p) {
             Ok(it) => items.push(it),
             Err(e) => skipped.push(Skipped { image: p.image.display().to_string(), error: e.to_string() }),
         }
     }
     if items.is_empty() {
-        return Err(Error::InvalidArgument(format!("no usable NAME.png + NAME_label.png pairs in {}", dir.display())));
+        return Err(Error::InvalidArgument(format!("no usable labelled images in {}", source.describe())));
     }
     Ok(items)
 }

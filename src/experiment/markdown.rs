@@ -19,7 +19,7 @@ impl ExperimentResult {
             s += &format!("{}\n\n", e.description);
         }
         let plural = |n: usize| if n == 1 { "image" } else { "images" };
-        s += &format!("{} {} from `{}`: {}.", self.images.len(), plural(self.images.len()), e.images, self.images.join(", "));
+        s += &format!("{} {} from `{}`: {}.", self.images.len(), plural(self.images.len()), e.images.describe(), self.images.join(", "));
         if !self.skipped.is_empty() {
             let sk: Vec<String> = self.skipped.iter().map(|k| format!("{} ({})", k.image, k.error)).collect();
             s += &format!(" Skipped: {}.", sk.join("; "));

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use burn::tensor::Device;
 
-use super::file::{ExperimentFile, resolve_images};
+use super::file::ExperimentFile;
 use super::items::{Item, inputs, load_items};
 use super::result::{AttackRow, DefenseScore, ExperimentProgress, ExperimentResult, ModelResult, Score};
 use super::transfer::transfer_matrix;
@@ -133,14 +133,14 @@ pub fn run(exp: &ExperimentFile, device: &Device, on_progress: &mut dyn FnMut(&E
     exp.validate()?;
     let ad = crate::backend::autodiff(device);
     let mut skipped = Vec::new();
-    let items = load_items(&resolve_images(&exp.images), exp.max_images, &mut skipped)?;
+    let items = load_items(&exp.images, exp.max_images, &mut skipped)?;
     let defenses: Vec<(String, DefenseConfig, bool)> =
         exp.defenses.iter().map(|d| Ok((d.label(), d.config()?, d.adaptive))).collect::<Result<_>>()?;
     let n_adaptive = defenses.iter().filter(|d| d.2).count();
     let runs_per_attack: usize =
         exp.attacks.iter().map(|a| a.eps.len() * if a.random_start { exp.seeds.len() } else { 1 }).sum();
     let transfer_items = match exp.transfer.as_ref().and_then(|t| t.images.as_ref()) {
-        Some(dir) => Some(load_items(&resolve_images(dir), exp.max_images, &mut skipped)?),
+        Some(source) => Some(load_items(source, exp.max_images, &mut skipped)?),
         None => None,
     };
     let total = exp.models.len() * (1 + defenses.len() + runs_per_attack * (1 + defenses.len() + n_adaptive))

@@ -8,6 +8,7 @@ use super::decode::{be_u32, check_dimensions, decode_dynamic, with_path};
 
 use image::{DynamicImage, GrayImage, ImageFormat, RgbImage};
 
+use crate::data::{ClassMap, LabelIds};
 use crate::error::{Error, Result};
 
 /// The eight bytes every PNG file starts with.
@@ -169,6 +170,14 @@ pub fn decode_label_png(bytes: &[u8]) -> Result<(Vec<u8>, usize, usize)> {
 pub fn load_label_png(path: &Path) -> Result<(Vec<u8>, usize, usize)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     decode_label_png(&bytes).map_err(|e| with_path(e, path))
+}
+
+/// The class map of a label file (see [`load_label_png`]), its values mapped by `ids`
+/// (Cityscapes' label ids → train ids).
+pub fn load_label_map(path: &Path, ids: LabelIds) -> Result<ClassMap> {
+    let (mut data, width, height) = load_label_png(path)?;
+    ids.apply(&mut data);
+    Ok(ClassMap { width, height, data })
 }
 
 /// Encode an 8-bit RGB image as PNG bytes.

@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use advseg::data::{DatasetSource, ImageSource};
 use advseg::error::{Error, Result};
 use advseg::image as imaging;
 use advseg::metrics::{ConfusionMatrix, SegMetrics};
 use advseg::model::Segmenter;
 
 use crate::common::{create_dir, fmt_seconds, progress};
-use crate::segment::predict_file;
+use crate::segment::predict_image;
 
 /// Evaluate on a folder of NAME.png / NAME_label.png pairs: mIoU and pixel accuracy. With
 /// --experiment FILE: run an experiment (models × attacks × ε × defenses, non-adaptive and
@@ -23,13 +24,26 @@ pub struct EvalArgs {
     pub model: String,
     /// Folder with NAME.(png|jpg) and NAME_label.png (class indices, 255 = void), or
     /// Cityscapes' CITY_leftImg8bit.png and CITY_gtFine_labelTrainIds.png.
-    #[arg(long, required_unless_present = "experiment")]
+    #[arg(long, required_unless_present_any = ["experiment", "dataset"], conflicts_with = "dataset")]
     pub images: Option<PathBuf>,
+    /// A dataset in its standard layout instead of --images: voc (VOCdevkit/VOC2012 with
+    /// ImageSets/Segmentation/SPLIT.txt) or cityscapes (leftImg8bit/ + gtFine/).
+    #[arg(long, requires = "root")]
+    pub dataset: Option<String>,
+    /// The dataset's root folder.
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// The dataset's split.
+    #[arg(long, default_value = "val")]
+    pub split: String,
+    /// Evaluate the first N images of the split only.
+    #[arg(long)]
+    pub limit: Option<usize>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
     /// An experiment file (TOML; see experiments/ and `advseg::experiment`).
-    #[arg(long, conflicts_with = "images")]
+    #[arg(long, conflicts_with_all = ["images", "dataset"])]
     pub experiment: Option<PathBuf>,
     /// Output directory of the experiment's results.md and results.json.
     #[arg(long, default_value = "out/experiment")]
@@ -51,40 +65,63 @@ struct EvalReport {
 }
 
 pub fn run(backend: &str, a: &EvalArgs) -> Result<()> {
-    match (&a.experiment, &a.images) {
-        (Some(file), _) => experiment(backend, file, &a.out),
-        (None, Some(images)) => folder(backend, &a.model, images, a.json),
-        (None, None) => Err(Error::InvalidArgument("eval needs --images DIR or --experiment FILE".into())),
+    if let Some(file) = &a.experiment {
+        return experiment(backend, file, &a.out);
     }
+    let source = match (&a.images, &a.dataset, &a.root) {
+        (Some(dir), _, _) => ImageSource::Folder(dir.display().to_string()),
+        (None, Some(name), Some(root)) => ImageSource::Dataset(DatasetSource {
+            dataset: serde_json::from_value(serde_json::Value::String(name.clone()))
+                .map_err(|_| Error::InvalidArgument(format!("unknown dataset '{name}' (expected voc or cityscapes)")))?,
+            root: root.display().to_string(),
+            split: a.split.clone(),
+            limit: a.limit,
+        }),
+        _ => return Err(Error::InvalidArgument("eval needs --images DIR, --dataset NAME --root DIR, or --experiment FILE".into())),
+    };
+    folder(backend, &a.model, &source, a.json)
 }
 
-fn folder(backend: &str, model: &str, dir: &Path, json: bool) -> Result<()> {
+fn folder(backend: &str, model: &str, source: &ImageSource, json: bool) -> Result<()> {
     let device = advseg::backend::by_name(backend)?;
     let seg = Segmenter::load(model, &device)?;
-    let pairs = advseg::data::folder::pairs(dir)?;
+    if source.dataset().is_some_and(|d| d != seg.spec.dataset) {
+        return Err(Error::InvalidArgument(format!("model '{model}' does not predict the classes of {}", source.describe())));
+    }
+    let listing = source.list(|p: &str| PathBuf::from(p))?;
+    let pairs = listing.pairs;
     let mut cm = ConfusionMatrix::new(seg.spec.num_classes());
-    let mut skipped = Vec::new();
+    let mut skipped: Vec<String> = listing.missing.iter().map(|m| format!("{} (missing: {})", m.path, m.what)).collect();
+    for s in &skipped {
+        eprintln!("advseg: skipping {s}");
+    }
+    let n_missing = skipped.len();
     let pb = progress(pairs.len(), "eval");
     for p in &pairs {
         let r = (|| -> Result<()> {
-            let (_, map) = predict_file(&seg, &p.image, seg.spec.native_size)?;
-            let (gt, gw, gh) = imaging::load_label_png(&p.label)?;
-            cm.add(&gt, &map.resized(gw, gh)?.data)
+            let img = imaging::load(&p.image)?;
+            let gt = imaging::load_label_map(&p.label, p.labels)?;
+            if (gt.width, gt.height) != (img.width() as usize, img.height() as usize) {
+                let (w, h) = (img.width(), img.height());
+                return Err(Error::Shape(format!("label {} is {}×{}, its image is {w}×{h}", p.label.display(), gt.width, gt.height)));
+            }
+            let (_, map) = predict_image(&seg, &img, seg.spec.native_size)?;
+            cm.add(&gt.data, &map.resized(gt.width, gt.height)?.data)
         })();
         if let Err(e) = r {
             pb.suspend(|| eprintln!("advseg: skipping {}: {e}", p.image.display()));
-            skipped.push(p.image.display().to_string());
+            skipped.push(format!("{}: {e}", p.image.display()));
         }
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let m = SegMetrics::from_confusion(&cm, pairs.len() - skipped.len());
+    let m = SegMetrics::from_confusion(&cm, pairs.len() + n_missing - skipped.len());
     let classes = seg.spec.classes();
     if json {
         let report = EvalReport {
             schema: "advseg.eval/1",
             model: seg.spec.name.to_string(),
-            images: dir.display().to_string(),
+            images: source.describe(),
             n_images: m.n_images,
             miou: m.miou,
             pixel_accuracy: m.pixel_accuracy,

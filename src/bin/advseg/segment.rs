@@ -33,8 +33,12 @@ pub struct SegmentArgs {
 
 /// Decode, resize to the model input with Pillow's bilinear filter, predict.
 pub fn predict_file(seg: &Segmenter, path: &Path, size: (usize, usize)) -> Result<(image::RgbImage, ClassMap)> {
-    let img = imaging::load(path)?;
-    let resized = imaging::resize(&img, size.0 as u32, size.1 as u32, ResizeMethod::PilBilinear)?;
+    predict_image(seg, &imaging::load(path)?, size)
+}
+
+/// The prediction for `img` resized to `size` (Pillow bilinear), with the resized image.
+pub fn predict_image(seg: &Segmenter, img: &image::RgbImage, size: (usize, usize)) -> Result<(image::RgbImage, ClassMap)> {
+    let resized = imaging::resize(img, size.0 as u32, size.1 as u32, ResizeMethod::PilBilinear)?;
     let x = advseg::model::batch_tensor(&[imaging::to_tensor01(&resized)], &seg.device())?;
     let map = block_on(seg.predict(x))?.into_iter().next().ok_or_else(|| Error::Backend("no prediction".into()))?;
     Ok((resized, map))

@@ -39,6 +39,7 @@ pub mod report;
 pub mod run;
 pub mod spec;
 pub mod spec_goal;
+pub mod warm_up;
 
 pub use apgd::apgd;
 pub use dispatch::run_kind;
@@ -52,4 +53,5 @@ pub use run::{AttackImages, AttackOutput, BatchImage, GoalMaps, run_attack};
 pub use radius::Radius;
 pub use spec::{AttackKind, AttackSpec, ClassRef, GoalKind, MapOrigin};
 pub use spec_goal::GoalInputs;
+pub use warm_up::warm_up;
 

@@ -21,6 +21,7 @@ mod progress;
 mod scaling;
 mod segment;
 mod session;
+mod warm_up;
 
 pub use catalog::{list_scalers, resize_map};
 pub use session::Session;

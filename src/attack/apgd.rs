@@ -502,6 +502,37 @@ mod tests {
     }
 
     #[test]
+    fn radius_schedule_ends_in_the_eps_ball_and_keep_best_returns_the_most_successful_iterate() {
+        let d = backend::cpu();
+        let (xs, x) = batch(6, 1, 4, 5, &d);
+        for (norm, eps) in [(Norm::Linf, 0.03), (Norm::L2, 0.2)] {
+            for keep_best in [false, true] {
+                let cfg = PgdConfig::new().with_eps(eps).with_steps(10).with_norm(norm).with_keep_best(keep_best);
+                let plain = run(&Goal::untargeted(), &cfg, x.clone()).unwrap();
+                let r = run(&Goal::untargeted(), &cfg.clone().with_radius_schedule(true), x.clone()).unwrap();
+                assert_ne!(r.history, plain.history, "{norm}: the schedule changes nothing");
+                let delta: Vec<f32> = r.adversarial.images[0].data.iter().zip(&xs).map(|(a, b)| a - b).collect();
+                assert!(norm.measure(&delta) <= eps + 1e-5, "{norm}: {} > {eps}", norm.measure(&delta));
+                assert!(r.adversarial.images[0].data.iter().all(|v| (0.0..=1.0).contains(v)));
+                if keep_best {
+                    // one image: the history's agreement is the image's; the result is the most
+                    // successful iterate at the final radius (the start or steps 7…10)
+                    for (res, schedule) in [(&plain, false), (&r, true)] {
+                        let final_phase = res.history.iter().filter(|h| !schedule || h.step == 0 || h.step > 6);
+                        let lowest = final_phase.map(|h| h.mean_agreement).fold(1.0, f64::min);
+                        let got = res.adversarial.per_image[0].agreement_reference;
+                        assert!((got - lowest).abs() < 1e-12, "{norm} schedule {schedule}: {got} vs {lowest}");
+                    }
+                }
+            }
+        }
+        let e = run(&Goal::untargeted(), &PgdConfig::new().with_eps(0.0).with_radius_schedule(true), x.clone()).unwrap_err();
+        assert!(e.to_string().contains("got 0"), "{e}");
+        let e = crate::util::block_on(pgd(&Toy::new(&d), x, &Goal::untargeted(), &PgdConfig::new().with_radius_schedule(true), None));
+        assert!(e.unwrap_err().to_string().contains("not to PGD"));
+    }
+
+    #[test]
     fn observer_early_stop_quantize_zero_eps_and_bad_settings() {
         let d = backend::cpu();
         let (xs, x) = batch(5, 2, 4, 4, &d);

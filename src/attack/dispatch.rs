@@ -49,5 +49,6 @@ mod tests {
         };
         run(AttackKind::Pgd, |m, x, c| crate::util::block_on(pgd(m, x, &Goal::untargeted(), c, None)).unwrap());
         run(AttackKind::Apgd, |m, x, c| crate::util::block_on(apgd(m, x, &Goal::untargeted(), c, None)).unwrap());
+        run(AttackKind::Sea, |m, x, c| crate::util::block_on(sea(m, x, &Goal::untargeted(), c, None)).unwrap());
     }
 }

@@ -294,12 +294,13 @@ mod tests {
         let (logits, pred) = setup(&d);
         let t = PixelTargets::new(&[ClassMap { width: 2, height: 1, data: vec![VOID, 2] }], &d).unwrap();
         assert_eq!(t.n_valid, 1);
-        for kind in [LossKind::Ce, LossKind::SegPgd, LossKind::CosPgd] {
+        for kind in LossKind::ALL.into_iter().filter(|k| *k != LossKind::Js) {
             let l = scalar(segmentation_loss(kind, logits.clone(), pred.clone(), &t, false, 0, 1));
             let w = match kind {
                 LossKind::CosPgd => cos(&[0.0, 1.0, 0.0], 2),
-                LossKind::SegPgd => 0.0, // pixel 1 is wrong, λ_0 = 0
-                LossKind::Ce => 1.0,
+                // pixel 1 is wrong: λ_0 = 0, and masked out
+                LossKind::SegPgd | LossKind::MaskedCe | LossKind::BalancedCe => 0.0,
+                LossKind::Ce | LossKind::Js => 1.0,
             };
             assert!((l - w * ce(&[0.0, 1.0, 0.0], 2)).abs() < 1e-5, "{kind}: {l}");
         }
@@ -347,6 +348,15 @@ mod tests {
     fn names_parse() {
         assert_eq!("SegPGD".parse::<LossKind>().unwrap(), LossKind::SegPgd);
         assert_eq!(LossKind::CosPgd.to_string(), "cospgd");
-        assert!("dice".parse::<LossKind>().unwrap_err().to_string().contains("'dice'"));
+        let e = "dice".parse::<LossKind>().unwrap_err().to_string();
+        assert!(e.contains("'dice'"), "{e}");
+        for kind in LossKind::ALL {
+            assert!(e.contains(&kind.to_string()), "{e} lacks {kind}");
+            // Display, FromStr and serde agree
+            assert_eq!(kind.to_string().parse::<LossKind>().unwrap(), kind);
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.to_string());
+            assert_eq!(serde_json::from_value::<LossKind>(serde_json::json!(kind.to_string())).unwrap(), kind);
+        }
+        assert_eq!("Masked-CE".parse::<LossKind>().unwrap(), LossKind::MaskedCe);
     }
 }

@@ -69,3 +69,101 @@ pub(super) fn class_balance(maps: &[ClassMap]) -> Vec<f32> {
     }
     out
 }
+
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
+mod tests {
+    use burn::tensor::TensorData;
+
+    use super::super::loss::{LossKind, per_image_loss, segmentation_loss};
+    use super::*;
+    use crate::backend;
+
+    fn scalar(t: Tensor<1>) -> f64 {
+        f64::from(t.into_data().try_into_vec_as::<f32>().unwrap()[0])
+    }
+
+    fn softmax(z: &[f64]) -> Vec<f64> {
+        let e: Vec<f64> = z.iter().map(|v| v.exp()).collect();
+        let s: f64 = e.iter().sum();
+        e.iter().map(|v| v / s).collect()
+    }
+
+    fn ce(z: &[f64], y: usize) -> f64 {
+        -softmax(z)[y].ln()
+    }
+
+    /// JS(p, e_y) from its definition (two KL divergences against the mixture).
+    fn js(z: &[f64], y: usize) -> f64 {
+        let p = softmax(z);
+        let m: Vec<f64> = p.iter().enumerate().map(|(c, &v)| (v + f64::from(u8::from(c == y))) / 2.0).collect();
+        let kl_p: f64 = p.iter().zip(&m).filter(|(v, _)| **v > 0.0).map(|(v, m)| v * (v / m).ln()).sum();
+        0.5 * kl_p + 0.5 * (1.0 / m[y]).ln()
+    }
+
+    /// One image, 3 classes, 1×3 pixels with logits `z` (per pixel), reference `y`.
+    fn case(z: [[f64; 3]; 3], y: Vec<u8>) -> (Tensor<4>, Tensor<4, Int>, PixelTargets) {
+        let d = backend::cpu();
+        let data: Vec<f32> = (0..3).flat_map(|c| (0..3).map(move |p| z[p][c] as f32)).collect();
+        let logits = Tensor::<4>::from_data(TensorData::new(data, [1, 3, 1, 3]), &d);
+        let t = PixelTargets::new(&[ClassMap { width: 3, height: 1, data: y }], &d).unwrap();
+        (logits.clone(), logits.argmax(1), t)
+    }
+
+    const Z: [[f64; 3]; 3] = [[2.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]];
+
+    #[test]
+    fn masked_ce_counts_only_pixels_not_yet_won() {
+        // predictions 0, 0, 1; reference 0, 0, 2: pixels 0 and 1 still right, pixel 2 fooled
+        let (logits, pred, t) = case(Z, vec![0, 0, 2]);
+        let l = scalar(segmentation_loss(LossKind::MaskedCe, logits.clone(), pred.clone(), &t, false, 0, 1));
+        let want = (ce(&Z[0], 0) + ce(&Z[1], 0)) / 3.0;
+        assert!((l - want).abs() < 1e-5, "{l} vs {want}");
+        // targeted to the same map: only pixel 2 (not yet at its target) counts
+        let l = scalar(segmentation_loss(LossKind::MaskedCe, logits, pred, &t, true, 0, 1));
+        assert!((l - ce(&Z[2], 2) / 3.0).abs() < 1e-5, "{l}");
+    }
+
+    #[test]
+    fn balanced_ce_weighs_each_reference_class_equally() {
+        assert_eq!(class_balance(&[ClassMap { width: 4, height: 1, data: vec![0, 0, 2, VOID] }]), vec![0.75, 0.75, 1.5, 0.0]);
+        // every pixel still right (reference = prediction 0, 0, 1): class 0 has 2 pixels, class 1
+        // one; V = 3, K = 2 → weights 3/4, 3/4, 3/2
+        let (logits, pred, t) = case(Z, vec![0, 0, 1]);
+        let l = scalar(segmentation_loss(LossKind::BalancedCe, logits, pred, &t, false, 0, 1));
+        let want = (0.75 * ce(&Z[0], 0) + 0.75 * ce(&Z[1], 0) + 1.5 * ce(&Z[2], 1)) / 3.0;
+        assert!((l - want).abs() < 1e-5, "{l} vs {want}");
+        // pixel 2 fooled (reference 2): it drops out, the weights stay those of the reference
+        let (logits, pred, t) = case(Z, vec![0, 0, 2]);
+        let l = scalar(segmentation_loss(LossKind::BalancedCe, logits, pred, &t, false, 0, 1));
+        let want = (0.75 * ce(&Z[0], 0) + 0.75 * ce(&Z[1], 0)) / 3.0;
+        assert!((l - want).abs() < 1e-5, "{l} vs {want}");
+    }
+
+    #[test]
+    fn js_matches_its_definition_and_is_bounded() {
+        let (logits, pred, t) = case(Z, vec![0, 2, 1]);
+        let per = per_image_loss(LossKind::Js, logits, pred, &t, false, 0, 1);
+        let want = (js(&Z[0], 0) + js(&Z[1], 2) + js(&Z[2], 1)) / 3.0;
+        assert!((scalar(per) - want).abs() < 1e-5, "vs {want}");
+        // a confidently wrong pixel saturates at log 2, a confidently right one at 0
+        let far = [[30.0, 0.0, 0.0]; 3];
+        let (logits, _, t) = case(far, vec![1, 1, 0]);
+        let v = js_divergence(logits, &t).into_data().try_into_vec_as::<f32>().unwrap();
+        assert!((f64::from(v[0]) - std::f64::consts::LN_2).abs() < 1e-5 && v[2].abs() < 1e-6, "{v:?}");
+        assert!(v.iter().all(|x| x.is_finite()));
+    }
+
+    #[test]
+    fn masked_pixels_get_no_gradient() {
+        for kind in [LossKind::MaskedCe, LossKind::BalancedCe] {
+            let (logits, pred, t) = case(Z, vec![0, 0, 2]);
+            let z = logits.autodiff().require_grad();
+            let l = segmentation_loss(kind, z.clone(), pred, &t, false, 0, 1);
+            let g = z.grad(&l.backward()).unwrap().into_data().try_into_vec_as::<f32>().unwrap();
+            // [1, 3, 1, 3]: pixel p of class c at c·3 + p; pixel 2 is fooled and masked
+            assert!((0..3).all(|c| g[c * 3 + 2] == 0.0), "{kind}: {g:?}");
+            assert!((0..3).any(|c| g[c * 3] != 0.0), "{kind}: {g:?}");
+        }
+    }
+}

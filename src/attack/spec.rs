@@ -444,5 +444,26 @@ mod tests {
         assert!(e(r#"{"target_class": 3}"#).contains("does not apply"));
         assert!(e(r#"{"step_size": "1/255", "step_factor": 0.5}"#).contains("not both"));
         assert!(e(r#"{"goal": "sideways"}"#).contains("sideways"));
+        assert!(e(r#"{"restarts": 0}"#).contains("restarts = 0"));
+        assert!(e(r#"{"radius_schedule": true, "eps": "0/255"}"#).contains("'0/255'"));
+        assert!(e(r#"{"radius_schedule": true, "kind": "pgd"}"#).contains("'pgd'"));
+        assert!(e(r#"{"kind": "apgd", "losses": ["js"]}"#).contains("'apgd'"));
+        assert!(e(r#"{"kind": "sea", "losses": ["js", "hinge"]}"#).contains("'hinge'"));
+        assert!(e(r#"{"kind": "sea", "losses": []}"#).contains("no loss"));
+        assert!(e(r#"{"kind": "sea", "losses": ["js", "masked-ce", "js"]}"#).contains("'js' twice"));
+    }
+
+    #[test]
+    fn sea_restarts_and_the_radius_schedule_read_from_toml_and_json() {
+        let t = AttackSpec::from_toml("kind = \"sea\"\nlosses = [\"js\", \"masked-ce\"]\nrestarts = 2\nradius_schedule = true\n").unwrap();
+        let j = AttackSpec::from_json(r#"{"kind": "sea", "losses": ["js", "masked-ce"], "restarts": 2, "radius_schedule": true}"#).unwrap();
+        assert_eq!(t, j);
+        assert_eq!((t.kind, t.label()), (AttackKind::Sea, "sea-js+masked-ce".to_string()));
+        assert_eq!(AttackSpec { losses: None, ..t.clone() }.label(), "sea");
+        assert_eq!(AttackSpec::from_json(&serde_json::to_string(&t).unwrap()).unwrap(), t);
+        let cfg = t.pgd_config(8.0 / 255.0, 0).unwrap();
+        assert_eq!((cfg.restarts, cfg.radius_schedule, cfg.losses), (2, true, Some(vec![LossKind::Js, LossKind::MaskedCe])));
+        let d = AttackSpec::default();
+        assert_eq!((d.restarts, d.radius_schedule, d.losses), (1, false, None));
     }
 }

@@ -70,8 +70,10 @@ fn targeted_image_writes_files_and_a_full_report() {
     let out = tmpdir("targeted");
     let o = out.to_str().unwrap();
     let res = advseg(&[
-        "attack", "--model", "deeplabv3-mnv2-voc", "--mode", "targeted-image", "--target-index", "2", "--eps", "8/255",
-        "--steps", "3", "--loss", "segpgd", &voc("294"), &voc("474"), "--out", o,
+        // PGD (not the default APGD): every image moves, also the target image itself, whose
+        // APGD result would be its unchanged start
+        "attack", "--model", "deeplabv3-mnv2-voc", "--kind", "pgd", "--mode", "targeted-image", "--target-index", "2",
+        "--eps", "8/255", "--steps", "3", "--loss", "segpgd", &voc("294"), &voc("474"), "--out", o,
     ]);
     let stderr = String::from_utf8_lossy(&res.stderr);
     assert!(res.status.success(), "{stderr}");
@@ -85,6 +87,8 @@ fn targeted_image_writes_files_and_a_full_report() {
     assert_eq!(r["model"], "deeplabv3-mnv2-voc");
     assert_eq!(r["schema"], "advseg.attack/1");
     assert_eq!(r["spec"]["goal"], "targeted-image");
+    assert_eq!(r["spec"]["kind"], "pgd");
+    assert!(r["images"][0]["winning_loss"].is_null());
     assert_eq!(r["spec"]["target_index"], 2);
     assert_eq!(r["target_image"], "474");
     assert_eq!(r["spec"]["steps"], 3);

@@ -117,3 +117,46 @@ pub fn merge(runs: Vec<AttackResult>, k: usize, stopped_early: bool) -> Result<A
         history,
     })
 }
+
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))] // the blocking wrappers are native only
+mod tests {
+    use super::*;
+    use crate::attack::goal::Goal;
+    use crate::attack::pgd::tests::{Toy, batch};
+    use crate::attack::pgd::{PgdConfig, pgd};
+    use crate::backend;
+    use crate::util::block_on;
+
+    #[test]
+    fn merge_keeps_per_image_the_worst_case_and_rescores_the_batch() {
+        let d = backend::cpu();
+        let (_, x) = batch(41, 4, 4, 4, &d);
+        for goal in [Goal::untargeted(), Goal::to_class(0)] {
+            let runs: Vec<AttackResult> = [0.01, 0.08, 0.03]
+                .iter()
+                .map(|&eps| block_on(pgd(&Toy::new(&d), x.clone(), &goal, &PgdConfig::new().with_eps(eps).with_steps(2).with_quantize(true), None)).unwrap())
+                .collect();
+            let win = winners(&runs);
+            let m = merge(runs.clone(), 3, false).unwrap();
+            for (i, &w) in win.iter().enumerate() {
+                let got = m.adversarial.per_image[i].agreement_reference;
+                for r in &runs {
+                    let a = r.adversarial.per_image[i].agreement_reference;
+                    assert!(if goal.is_targeted() { got >= a } else { got <= a }, "image {i}");
+                }
+                // ties keep the earlier run
+                assert!((0..w).all(|e| stronger(&runs[w].adversarial.per_image[i], &runs[e].adversarial.per_image[i], goal.is_targeted())));
+                assert_eq!(m.adversarial.images[i], runs[w].adversarial.images[i]);
+                assert_eq!(m.quantized.as_ref().unwrap().maps[i], runs[w].quantized.as_ref().unwrap().maps[i]);
+                assert_eq!(m.perturbation[i], runs[w].perturbation[i]);
+            }
+            assert_eq!(m.adversarial.vs_reference, compare_maps(&m.adversarial.maps, &m.reference_maps, 3).unwrap());
+            assert_eq!(m.adversarial.vs_clean, compare_maps(&m.adversarial.maps, &m.clean_maps, 3).unwrap());
+            assert_eq!(m.steps_run, 6);
+            assert_eq!(m.history.iter().map(|h| h.step).collect::<Vec<_>>(), vec![0, 1, 2, 2, 3, 4, 4, 5, 6]);
+            assert!(reaches(&runs, Some(0.0)) && !reaches(&runs, None));
+        }
+        assert!(merge(Vec::new(), 3, false).is_err());
+    }
+}

@@ -26,10 +26,22 @@
 //! fewer pixels than `x_0` (fraction off the reference, or on the target) returns `x_0`, so no
 //! image ends less fooled (or less on its target) than it started.
 //!
+//! With `keep_best` the result is instead each image's most successful iterate (the highest
+//! fraction of valid pixels off the reference, or on the target; the start included) — the
+//! counterpart of APGD's "best adversarial point" in classification, and what SEA's members
+//! return ([`super::sea()`]), since SEA's masked losses drop as pixels flip and their
+//! highest-loss iterate is not the most fooled one.
+//!
+//! With `radius_schedule` (SEA's progressive radius, [`super::radius_schedule`]) the ball
+//! shrinks from 2ε over 1.5ε to ε: the steps and projections use the current radius, the step
+//! sizes scale with it, and at each reduction the iterates are projected onto the smaller ball
+//! and the best objective is forgotten, so the result comes from the iterates at ε (or is the
+//! start, which the random start draws from the ε-ball).
+//!
 //! Of [`PgdConfig`], APGD uses `eps`, `steps`, `norm`, `loss`, `random_start`, `seed`,
-//! `early_stop` and `quantize`; the step size adapts by itself (`step_size` is ignored) and
-//! the best iterate is always kept (`keep_best` is implied). The cost is the same as PGD's:
-//! `T + 1` forward and `T` backward passes.
+//! `early_stop`, `keep_best`, `radius_schedule` and `quantize`; the step size adapts by itself
+//! (`step_size` is ignored). The cost is the same as PGD's: `T + 1` forward and `T` backward
+//! passes.
 
 use burn::tensor::{Tensor, TensorData};
 

@@ -61,7 +61,8 @@ pub struct PgdConfig {
     /// Stop as soon as every image's success rate (fraction of valid pixels off the reference
     /// for untargeted goals, on the target for targeted ones) reaches this value in `[0, 1]`.
     pub early_stop: Option<f64>,
-    /// Return, per image, the iterate with the highest success rate instead of the last one.
+    /// Return, per image, the iterate with the highest success rate instead of the last one
+    /// (APGD: instead of the highest-loss one).
     #[config(default = false)]
     pub keep_best: bool,
     /// Also round the adversarial images to 8 bits and evaluate them

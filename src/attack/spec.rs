@@ -321,6 +321,9 @@ impl AttackSpec {
                 return Err(invalid(format!("radius_schedule needs eps > 0, got eps '{}'", e.text)));
             }
         }
+        if self.kind == AttackKind::Sea && self.loss != LossKind::Ce {
+            return Err(invalid(format!("loss '{}' does not apply to kind 'sea' (give its members as losses)", self.loss)));
+        }
         let Some(losses) = &self.losses else { return Ok(()) };
         if self.kind != AttackKind::Sea {
             return Err(invalid(format!("losses does not apply to kind '{kind}' (only to sea)")));
@@ -450,6 +453,7 @@ mod tests {
         assert!(e(r#"{"kind": "apgd", "losses": ["js"]}"#).contains("'apgd'"));
         assert!(e(r#"{"kind": "sea", "losses": ["js", "hinge"]}"#).contains("'hinge'"));
         assert!(e(r#"{"kind": "sea", "losses": []}"#).contains("no loss"));
+        assert!(e(r#"{"kind": "sea", "loss": "js"}"#).contains("'js'"));
         assert!(e(r#"{"kind": "sea", "losses": ["js", "masked-ce", "js"]}"#).contains("'js' twice"));
     }
 

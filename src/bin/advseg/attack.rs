@@ -277,7 +277,7 @@ fn print_summary(r: &advseg::attack::AttackReport, out: &std::path::Path) {
         r.spec.eps.first().map_or("", |e| e.text.as_str()),
         r.eps,
         r.steps_run,
-        r.spec.loss,
+        if r.spec.kind == AttackKind::Sea { "per image (sea)".to_string() } else { r.spec.loss.to_string() },
         adv.vs_clean.agreement,
         q.vs_clean.agreement
     );
@@ -295,6 +295,11 @@ fn print_summary(r: &advseg::attack::AttackReport, out: &std::path::Path) {
             d.clean_vs_clean.agreement,
             d.vs_clean.agreement
         );
+    }
+    let winners: Vec<String> =
+        r.images.iter().filter_map(|i| i.winning_loss.map(|l| format!("{} {l}", i.name))).collect();
+    if !winners.is_empty() {
+        println!("  winning loss per image: {}", winners.join(", "));
     }
     println!("  linf {:.5}  l2 {:.4}  psnr {:.2} dB; wrote {}", q.linf, q.l2, q.psnr, out.display());
 }

@@ -9,7 +9,7 @@ mod common;
 use std::time::Instant;
 
 use advseg::attack::{
-    self, AttackResult, Control, Goal, LossKind, Mask, Norm, PgdConfig, Progress,
+    self, AttackKind, AttackResult, Control, Goal, LossKind, Mask, Norm, PgdConfig, Progress,
 };
 use advseg::backend;
 use advseg::error::Error;
@@ -213,6 +213,62 @@ fn apgd_is_at_least_as_strong_as_pgd_at_equal_iterations() {
     }
     eprintln!("APGD mIoU {:.4} vs PGD mIoU {:.4}", miou[1], miou[0]);
     assert!(miou[1] <= miou[0] + 0.005, "APGD mIoU {} > PGD mIoU {} + 0.005", miou[1], miou[0]);
+}
+
+/// SEA on ESPNetv2 s0.5 (3 VOC images at 128×128, ε = 2/255, 4 steps per loss): per image at
+/// least as strong as each of its members run alone with the same settings (APGD with that
+/// loss and `keep_best`, same seed), with the invariants; then restarts (L2 APGD, L∞ SEA)
+/// keep the invariants and are per image at least as strong as their first run.
+#[test]
+fn sea_is_at_least_as_strong_as_each_member_and_restarts_keep_the_invariants() {
+    if common::skip_without_fixtures("sea_is_at_least_as_strong_as_each_member_and_restarts_keep_the_invariants") {
+        return;
+    }
+    let t0 = Instant::now();
+    let device = backend::autodiff(&backend::cpu());
+    let seg = Segmenter::load("espnetv2-voc-s0.5", &device).unwrap();
+    let (images, _) = voc(&["1", "166", "474"], 128, 128);
+    let x = batch_tensor(&images, &backend::cpu()).unwrap();
+    let eps = 2.0 / 255.0;
+    let cfg = PgdConfig::new().with_eps(eps).with_steps(4).with_random_start(true).with_seed(11);
+    let mut steps_seen = Vec::new();
+    let mut obs = |p: &Progress| {
+        steps_seen.push((p.step, p.steps));
+        Control::Continue
+    };
+    let sea = block_on(attack::run_kind(AttackKind::Sea, &seg, x.clone(), &Goal::untargeted(), &cfg, Some(&mut obs))).unwrap();
+    check_invariants(&sea, &images, Norm::Linf, eps, "sea");
+    assert_eq!((sea.steps_run, sea.history.len()), (12, 15));
+    assert!(steps_seen.iter().all(|s| s.1 == 12) && steps_seen.last() == Some(&(12, 12)), "{steps_seen:?}");
+    let accuracy = |r: &AttackResult| r.adversarial.per_image.iter().map(|s| s.agreement_reference).collect::<Vec<_>>();
+    let clean = vec![1.0; images.len()];
+    eprintln!("sea: accuracy vs clean prediction per image {:.4?} (from {clean:?}), winners {:?} ({:.1} s)", accuracy(&sea),
+        sea.adversarial.per_image.iter().map(|s| s.winning_loss.map(|l| l.to_string())).collect::<Vec<_>>(), t0.elapsed().as_secs_f64());
+    for loss in LossKind::SEA {
+        let member = cfg.clone().with_loss(loss).with_keep_best(true);
+        let alone = block_on(attack::apgd(&seg, x.clone(), &Goal::untargeted(), &member, None)).unwrap();
+        eprintln!("  {loss} alone: {:.4?}", accuracy(&alone));
+        for (i, (s, m)) in accuracy(&sea).iter().zip(accuracy(&alone)).enumerate() {
+            assert!(*s <= m, "image {i}: SEA accuracy {s} > {loss} alone {m}");
+            if sea.adversarial.per_image[i].winning_loss == Some(loss) {
+                assert!((s - m).abs() < 1e-12, "image {i}: {loss} won with {s}, alone {m}");
+            }
+        }
+    }
+    // restarts: L2 APGD and L∞ SEA, 2 runs each
+    for (kind, norm, e, steps) in [(AttackKind::Apgd, Norm::L2, 0.5, 3), (AttackKind::Sea, Norm::Linf, eps, 2)] {
+        let cfg = PgdConfig::new().with_eps(e).with_steps(steps).with_norm(norm).with_seed(5);
+        let r = block_on(attack::run_with_restarts(kind, &seg, x.clone(), &Goal::untargeted(), &cfg.clone().with_restarts(2), None)).unwrap();
+        let tag = format!("{kind:?} {norm} restarts 2");
+        check_invariants(&r, &images, norm, e, &tag);
+        let first = block_on(attack::run_kind(kind, &seg, x.clone(), &Goal::untargeted(), &cfg, None)).unwrap();
+        assert_eq!(first.clean_maps, r.clean_maps, "{tag}: batch order");
+        for (i, (a, b)) in accuracy(&r).iter().zip(accuracy(&first)).enumerate() {
+            assert!(*a <= b, "{tag}: image {i} {a} > first run {b}");
+        }
+        eprintln!("{tag}: {:.4?} vs first run {:.4?}", accuracy(&r), accuracy(&first));
+    }
+    eprintln!("sea and restarts: {:.1} s", t0.elapsed().as_secs_f64());
 }
 
 /// A batch of 4 for the targeted test. Image #2 (474: people over half the frame) is the

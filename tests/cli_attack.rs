@@ -70,8 +70,10 @@ fn targeted_image_writes_files_and_a_full_report() {
     let out = tmpdir("targeted");
     let o = out.to_str().unwrap();
     let res = advseg(&[
-        "attack", "--model", "deeplabv3-mnv2-voc", "--mode", "targeted-image", "--target-index", "2", "--eps", "8/255",
-        "--steps", "3", "--loss", "segpgd", &voc("294"), &voc("474"), "--out", o,
+        // PGD (not the default APGD): every image moves, also the target image itself, whose
+        // APGD result would be its unchanged start
+        "attack", "--model", "deeplabv3-mnv2-voc", "--kind", "pgd", "--mode", "targeted-image", "--target-index", "2",
+        "--eps", "8/255", "--steps", "3", "--loss", "segpgd", &voc("294"), &voc("474"), "--out", o,
     ]);
     let stderr = String::from_utf8_lossy(&res.stderr);
     assert!(res.status.success(), "{stderr}");
@@ -85,6 +87,8 @@ fn targeted_image_writes_files_and_a_full_report() {
     assert_eq!(r["model"], "deeplabv3-mnv2-voc");
     assert_eq!(r["schema"], "advseg.attack/1");
     assert_eq!(r["spec"]["goal"], "targeted-image");
+    assert_eq!(r["spec"]["kind"], "pgd");
+    assert!(r["images"][0]["winning_loss"].is_null());
     assert_eq!(r["spec"]["target_index"], 2);
     assert_eq!(r["target_image"], "474");
     assert_eq!(r["spec"]["steps"], 3);
@@ -166,7 +170,7 @@ fn bad_arguments_are_reported() {
     let out = tmpdir("bad");
     let o = out.to_str().unwrap();
     let (a, b) = (voc("294"), voc("474"));
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 11] = [
         (&["--mode", "targeted-image", "--target-index", "3"], "target_index 3"),
         (&["--eps", "-1/255"], "'-1/255'"),
         (&["--steps", "0"], "steps = 0"),
@@ -174,6 +178,10 @@ fn bad_arguments_are_reported() {
         (&["--mode", "targeted-class", "--target-class", "21"], "target_class 21"),
         (&["--mode", "targeted-class", "--target-class", "unicorn"], "'unicorn'"),
         (&["--loss", "dice"], "'dice'"),
+        (&["--kind", "sea", "--losses", "js,hinge"], "'hinge'"),
+        (&["--restarts", "0"], "restarts = 0"),
+        (&["--radius-schedule", "--eps", "0"], "eps '0'"),
+        (&["--radius-schedule", "--kind", "pgd"], "'pgd'"),
     ];
     for (extra, want) in cases {
         let mut args = vec!["attack", "--model", "deeplabv3-mnv2-voc", "--out", o, a.as_str(), b.as_str()];
@@ -287,4 +295,33 @@ fn apgd_from_flags_toml_and_json_is_one_attack() {
     assert_close(&lib["overall"]["adversarial"]["vs_clean"], &a["overall"]["adversarial"]["vs_clean"], "apgd");
     let pgd = serde_json::to_value(run(&AttackSpec { kind: AttackKind::Pgd, ..js.clone() }).report).unwrap();
     assert_ne!(pgd["overall"]["adversarial"], lib["overall"]["adversarial"], "apgd and pgd gave the same result");
+}
+
+/// `advseg attack --kind sea` (ESPNetv2 s0.5 at 128×128, 2 images, 2 steps per loss) writes a
+/// report with the loss that won each image; `kind = "sea"` in TOML and JSON is the same spec.
+#[test]
+fn sea_writes_the_winning_loss_of_each_image() {
+    if common::skip_without_fixtures("sea_writes_the_winning_loss_of_each_image") {
+        return;
+    }
+    use advseg::attack::AttackSpec;
+    let out = tmpdir("sea");
+    let res = advseg(&[
+        "attack", "--model", "espnetv2-voc-s0.5", "--size", "128x128", "--kind", "sea", "--eps", "2/255", "--steps", "2",
+        &voc("166"), &voc("474"), "--out", out.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let r = report(&out);
+    assert_eq!(r["spec"]["kind"], "sea");
+    assert_eq!((r["steps_run"].as_u64(), r["history"].as_array().map(Vec::len)), (Some(6), Some(9)));
+    let images = r["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    for img in images {
+        let w = img["winning_loss"].as_str().unwrap_or_else(|| panic!("no winning_loss in {img}"));
+        assert!(["masked-ce", "balanced-ce", "js"].contains(&w), "{w}");
+        assert!(num(&img["adversarial"]["linf"], "linf") <= 2.0 / 255.0 + 1e-6);
+    }
+    let spec = AttackSpec::from_json_value(r["spec"].clone()).unwrap();
+    assert_eq!(spec, AttackSpec::from_toml("kind = \"sea\"\neps = \"2/255\"\nsteps = 2\n").unwrap());
+    assert_eq!(spec, AttackSpec::from_json(r#"{"kind": "sea", "eps": "2/255", "steps": 2}"#).unwrap());
 }

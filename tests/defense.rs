@@ -134,6 +134,7 @@ batch = 1
 
 [[attacks]]
 name = "pgd-ce"
+kind = "pgd"
 eps = ["4/255"]
 steps = 10
 
@@ -180,6 +181,7 @@ batch = 2
 
 [[attacks]]
 name = "pgd-ce"
+kind = "pgd"
 eps = ["4/255"]
 steps = 5
 
@@ -227,6 +229,7 @@ seeds = [3, 4]
 
 [[attacks]]
 name = "pgd-rs"
+kind = "pgd"
 eps = ["8/255"]
 steps = 2
 random_start = true

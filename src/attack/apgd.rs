@@ -26,17 +26,31 @@
 //! fewer pixels than `x_0` (fraction off the reference, or on the target) returns `x_0`, so no
 //! image ends less fooled (or less on its target) than it started.
 //!
+//! With `keep_best` the result is instead each image's most successful iterate (the highest
+//! fraction of valid pixels off the reference, or on the target; the start included) — the
+//! counterpart of APGD's "best adversarial point" in classification, and what SEA's members
+//! return ([`super::sea()`]), since SEA's masked losses drop as pixels flip and their
+//! highest-loss iterate is not the most fooled one.
+//!
+//! With `radius_schedule` (SEA's progressive radius, [`super::radius_schedule`]) the ball
+//! shrinks from 2ε over 1.5ε to ε: the steps and projections use the current radius, the step
+//! sizes scale with it, and at each reduction the iterates are projected onto the smaller ball
+//! and the best objective is forgotten, so the result comes from the iterates at ε (or is the
+//! start, which the random start draws from the ε-ball).
+//!
 //! Of [`PgdConfig`], APGD uses `eps`, `steps`, `norm`, `loss`, `random_start`, `seed`,
-//! `early_stop` and `quantize`; the step size adapts by itself (`step_size` is ignored) and
-//! the best iterate is always kept (`keep_best` is implied). The cost is the same as PGD's:
-//! `T + 1` forward and `T` backward passes.
+//! `early_stop`, `keep_best`, `radius_schedule` and `quantize`; the step size adapts by itself
+//! (`step_size` is ignored). The cost is the same as PGD's: `T + 1` forward and `T` backward
+//! passes.
 
 use burn::tensor::{Tensor, TensorData};
 
 use super::goal::Goal;
 use super::loss::{PixelTargets, per_image_loss};
 use super::outcome::AttackResult;
-use super::pgd::{Ending, Observer, PgdConfig, Refs, Scored, backend_err, finish, host_batch, select, start};
+use super::norm::Norm;
+use super::pgd::{Best, Ending, Observer, PgdConfig, Refs, Scored, backend_err, finish, host_batch, keep_better, select, start};
+use super::radius_schedule::{at_final_radius, radius_factor};
 use crate::data::ClassMap;
 use crate::error::{Error, Result};
 use crate::model::SegModel;
@@ -168,7 +182,7 @@ impl Iterates {
 
     /// Move to `x_{t+1}` from the gradient `grad` at `x_t`, for images that just improved
     /// (`improved`) and that halve their step and restart from `x_max` (`restart`).
-    fn advance(&mut self, grad: Tensor<4>, improved: &[bool], restart: &[bool], eta: &[f64], cfg: &PgdConfig, first: bool) {
+    fn advance(&mut self, grad: Tensor<4>, improved: &[bool], restart: &[bool], eta: &[f64], norm: Norm, eps: f64, first: bool) {
         self.best = select(improved, self.current.clone(), self.best.clone());
         self.best_grad = select(improved, grad.clone(), self.best_grad.clone());
         let mut grad = grad;
@@ -177,7 +191,7 @@ impl Iterates {
             self.previous = select(restart, self.best.clone(), self.previous.clone());
             grad = select(restart, self.best_grad.clone(), grad);
         }
-        let (norm, eps, x) = (cfg.norm, cfg.eps, self.x.clone());
+        let x = self.x.clone();
         let eta: Vec<f32> = eta.iter().map(|&e| e as f32).collect();
         let eta = Tensor::<4>::from_data(TensorData::new(eta, [restart.len(), 1, 1, 1]), &x.device());
         let z = norm.apply(x.clone(), self.current.clone().sub(x.clone()).add(norm.step(grad, 1.0).mul(eta)), eps);
@@ -190,6 +204,27 @@ impl Iterates {
         };
         self.previous = std::mem::replace(&mut self.current, next);
     }
+
+    /// Project every kept iterate onto the ε-ball of radius `eps` (the radius schedule shrank).
+    fn shrink(&mut self, norm: Norm, eps: f64) {
+        let project = |t: &Tensor<4>| norm.apply(self.x.clone(), t.clone().sub(self.x.clone()), eps);
+        (self.current, self.previous, self.best) = (project(&self.current), project(&self.previous), project(&self.best));
+    }
+}
+
+impl Schedule {
+    /// The radius shrank by `ratio`: scale the step sizes and forget the best objective (the
+    /// best point so far lies outside the new ball), so the next iterate becomes the best.
+    fn shrink(&mut self, ratio: f64) {
+        let n = self.eta.len();
+        self.eta.iter_mut().for_each(|e| *e *= ratio);
+        (self.best, self.current, self.best_at_checkpoint) = (vec![f64::NEG_INFINITY; n], vec![f64::NEG_INFINITY; n], vec![f64::NEG_INFINITY; n]);
+    }
+}
+
+/// The radius of gradient step `step`: ε, or the schedule's multiple of it.
+fn radius(cfg: &PgdConfig, step: usize) -> f64 {
+    if cfg.radius_schedule { cfg.eps * radius_factor(step, cfg.steps) } else { cfg.eps }
 }
 
 /// The maps and success rates of each image's best iterate (and of the start).
@@ -205,6 +240,14 @@ impl Kept {
             self.success[i] = scored.success[i];
         }
     }
+}
+
+/// Each image's highest-loss iterate `best`, or its start `x0` where that is less successful
+/// (so no image ends less fooled, or less on its target, than it started).
+fn best_or_start(x0: Tensor<4>, best: Tensor<4>, kept: &Kept, at_start: &Kept) -> (Tensor<4>, Vec<ClassMap>) {
+    let back: Vec<bool> = kept.success.iter().zip(&at_start.success).map(|(b, s)| b < s).collect();
+    let maps = back.iter().enumerate().map(|(i, &b)| if b { at_start.maps[i].clone() } else { kept.maps[i].clone() }).collect();
+    (select(&back, x0, best), maps)
 }
 
 async fn read_losses(t: Tensor<1>) -> Result<Vec<f64>> {
@@ -247,7 +290,8 @@ pub async fn apgd<M: SegModel + ?Sized>(
     let targets = PixelTargets::new(&reference, &device)?;
     let refs = Refs { x_host: &x_host, clean: &clean_maps, reference: &reference, dims, num_classes: k, device: &device };
     let mut iterates = Iterates::new(x.clone(), x0.clone());
-    let mut schedule = Schedule::new(n, INITIAL_STEP * cfg.eps, cfg.steps);
+    let mut schedule = Schedule::new(n, INITIAL_STEP * radius(cfg, 0), cfg.steps);
+    let mut most: Option<Best> = None;
     let mut kept = Kept { maps: clean_maps.clone(), success: vec![0.0; n] };
     let mut at_start = Kept { maps: Vec::new(), success: Vec::new() };
     let mut history = Vec::with_capacity(cfg.steps + 1);
@@ -271,6 +315,9 @@ pub async fn apgd<M: SegModel + ?Sized>(
         let objective: Vec<f64> = values.iter().map(|&v| if targeted { -v } else { v }).collect();
         let improved = schedule.record(t, &objective);
         kept.update(&improved, &scored);
+        if cfg.keep_best && (!cfg.radius_schedule || at_final_radius(t, cfg.steps)) {
+            most = Some(keep_better(most.take(), &iterates.current, &scored.success, &scored.maps));
+        }
         if t == 0 {
             at_start = Kept { maps: scored.maps.clone(), success: scored.success.clone() };
         }
@@ -283,13 +330,18 @@ pub async fn apgd<M: SegModel + ?Sized>(
         let grads = if targeted { total.neg() } else { total }.backward();
         let grad = xa.grad(&grads).ok_or_else(|| Error::Backend("the model gave no gradient for the input image".into()))?;
         let restart = schedule.checkpoint(t);
-        iterates.advance(grad, &improved, &restart, &schedule.eta, cfg, t == 0);
+        let eps = radius(cfg, t);
+        if t > 0 && eps < radius(cfg, t - 1) {
+            iterates.shrink(cfg.norm, eps);
+            schedule.shrink(eps / radius(cfg, t - 1));
+        }
+        iterates.advance(grad, &improved, &restart, &schedule.eta, cfg.norm, eps, t == 0);
         t += 1;
     };
-    // no image ends less successful than it started
-    let back: Vec<bool> = kept.success.iter().zip(&at_start.success).map(|(b, s)| b < s).collect();
-    let x_final = select(&back, x0, iterates.best);
-    let final_maps = back.iter().enumerate().map(|(i, &b)| if b { at_start.maps[i].clone() } else { kept.maps[i].clone() }).collect();
+    let (x_final, final_maps) = match most {
+        Some((x_most, _, maps)) => (x_most, maps),
+        None => best_or_start(x0, iterates.best, &kept, &at_start),
+    };
     let end = Ending { targeted, steps_run: t, stopped_early, quantize: cfg.quantize, history };
     finish(model, x_final, final_maps, &refs, end).await
 }
@@ -459,6 +511,37 @@ mod tests {
         let a = run(&Goal::untargeted(), &cfg, x).unwrap();
         assert!(a.adversarial.vs_clean.agreement <= p.adversarial.vs_clean.agreement, "{:?} vs {:?}", a.adversarial.vs_clean, p.adversarial.vs_clean);
         assert_eq!(a.history.len(), p.history.len());
+    }
+
+    #[test]
+    fn radius_schedule_ends_in_the_eps_ball_and_keep_best_returns_the_most_successful_iterate() {
+        let d = backend::cpu();
+        let (xs, x) = batch(6, 1, 4, 5, &d);
+        for (norm, eps) in [(Norm::Linf, 0.03), (Norm::L2, 0.2)] {
+            for keep_best in [false, true] {
+                let cfg = PgdConfig::new().with_eps(eps).with_steps(10).with_norm(norm).with_keep_best(keep_best);
+                let plain = run(&Goal::untargeted(), &cfg, x.clone()).unwrap();
+                let r = run(&Goal::untargeted(), &cfg.clone().with_radius_schedule(true), x.clone()).unwrap();
+                assert_ne!(r.history, plain.history, "{norm}: the schedule changes nothing");
+                let delta: Vec<f32> = r.adversarial.images[0].data.iter().zip(&xs).map(|(a, b)| a - b).collect();
+                assert!(norm.measure(&delta) <= eps + 1e-5, "{norm}: {} > {eps}", norm.measure(&delta));
+                assert!(r.adversarial.images[0].data.iter().all(|v| (0.0..=1.0).contains(v)));
+                if keep_best {
+                    // one image: the history's agreement is the image's; the result is the most
+                    // successful iterate at the final radius (the start or steps 7…10)
+                    for (res, schedule) in [(&plain, false), (&r, true)] {
+                        let final_phase = res.history.iter().filter(|h| !schedule || h.step == 0 || h.step > 6);
+                        let lowest = final_phase.map(|h| h.mean_agreement).fold(1.0, f64::min);
+                        let got = res.adversarial.per_image[0].agreement_reference;
+                        assert!((got - lowest).abs() < 1e-12, "{norm} schedule {schedule}: {got} vs {lowest}");
+                    }
+                }
+            }
+        }
+        let e = run(&Goal::untargeted(), &PgdConfig::new().with_eps(0.0).with_radius_schedule(true), x.clone()).unwrap_err();
+        assert!(e.to_string().contains("got 0"), "{e}");
+        let e = crate::util::block_on(pgd(&Toy::new(&d), x, &Goal::untargeted(), &PgdConfig::new().with_radius_schedule(true), None));
+        assert!(e.unwrap_err().to_string().contains("not to PGD"));
     }
 
     #[test]

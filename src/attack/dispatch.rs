@@ -8,12 +8,14 @@ use super::apgd::apgd;
 use super::goal::Goal;
 use super::outcome::AttackResult;
 use super::pgd::{Observer, PgdConfig, pgd};
+use super::sea::sea;
 use super::spec::AttackKind;
 use crate::error::Result;
 use crate::model::SegModel;
 
-/// Run the attack family `kind` on the batch `x` (see [`pgd()`] and [`apgd()`] for the
-/// contract; both take the same settings and return the same result).
+/// Run the attack family `kind` on the batch `x` once (see [`pgd()`], [`apgd()`] and [`sea()`]
+/// for the contract; all take the same settings and return the same result). Front ends call
+/// [`super::run_with_restarts`], which wraps this for `cfg.restarts`.
 pub async fn run_kind<M: SegModel + ?Sized>(
     kind: AttackKind,
     model: &M,
@@ -25,6 +27,7 @@ pub async fn run_kind<M: SegModel + ?Sized>(
     match kind {
         AttackKind::Pgd => pgd(model, x, goal, cfg, observer).await,
         AttackKind::Apgd => apgd(model, x, goal, cfg, observer).await,
+        AttackKind::Sea => sea(model, x, goal, cfg, observer).await,
     }
 }
 
@@ -46,5 +49,6 @@ mod tests {
         };
         run(AttackKind::Pgd, |m, x, c| crate::util::block_on(pgd(m, x, &Goal::untargeted(), c, None)).unwrap());
         run(AttackKind::Apgd, |m, x, c| crate::util::block_on(apgd(m, x, &Goal::untargeted(), c, None)).unwrap());
+        run(AttackKind::Sea, |m, x, c| crate::util::block_on(sea(m, x, &Goal::untargeted(), c, None)).unwrap());
     }
 }

@@ -25,12 +25,17 @@
 //!   already fooled fade out. Targeted version: `w_i = 1 − cos(…)` with the target as `y`, so
 //!   pixels far from their target weigh most.
 //!
+//! - **masked CE**, **balanced masked CE** and the **Jensen–Shannon divergence** of SEA
+//!   (Croce, Singh & Hein, ECCV 2024): see [`super::loss_sea`] (JS is not a weighted CE but
+//!   a per-pixel divergence averaged the same way).
+//!
 //! The PGD loop ascends `L` for untargeted goals and descends it for targeted ones.
 
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use super::loss_sea;
 use crate::error::{Error, Result};
 use crate::data::VOID;
 use crate::data::ClassMap;
@@ -46,6 +51,23 @@ pub enum LossKind {
     SegPgd,
     /// CosPGD's cosine-similarity weighting (Agnihotri et al., ICML 2024).
     CosPgd,
+    /// CE only on the pixels not yet fooled (untargeted) or not yet at the target (SEA).
+    #[serde(rename = "masked-ce")]
+    MaskedCe,
+    /// Masked CE with per-class weights balancing the reference classes' pixel counts (SEA).
+    #[serde(rename = "balanced-ce")]
+    BalancedCe,
+    /// Jensen–Shannon divergence between the softmax and the one-hot reference (SEA).
+    Js,
+}
+
+impl LossKind {
+    /// Every loss, in the order the error for an unknown name lists them.
+    pub const ALL: [LossKind; 6] =
+        [LossKind::Ce, LossKind::SegPgd, LossKind::CosPgd, LossKind::MaskedCe, LossKind::BalancedCe, LossKind::Js];
+
+    /// SEA's losses: its default ensemble ([`super::sea()`]).
+    pub const SEA: [LossKind; 3] = [LossKind::MaskedCe, LossKind::BalancedCe, LossKind::Js];
 }
 
 impl std::fmt::Display for LossKind {
@@ -54,6 +76,9 @@ impl std::fmt::Display for LossKind {
             LossKind::Ce => "ce",
             LossKind::SegPgd => "segpgd",
             LossKind::CosPgd => "cospgd",
+            LossKind::MaskedCe => "masked-ce",
+            LossKind::BalancedCe => "balanced-ce",
+            LossKind::Js => "js",
         })
     }
 }
@@ -65,7 +90,13 @@ impl std::str::FromStr for LossKind {
             "ce" | "cross-entropy" => Ok(LossKind::Ce),
             "segpgd" => Ok(LossKind::SegPgd),
             "cospgd" => Ok(LossKind::CosPgd),
-            other => Err(Error::InvalidArgument(format!("unknown loss '{other}' (expected ce, segpgd or cospgd)"))),
+            "masked-ce" | "maskedce" | "mask-ce" => Ok(LossKind::MaskedCe),
+            "balanced-ce" | "balanced-masked-ce" => Ok(LossKind::BalancedCe),
+            "js" | "jensen-shannon" => Ok(LossKind::Js),
+            other => {
+                let all: Vec<String> = LossKind::ALL.iter().map(ToString::to_string).collect();
+                Err(Error::InvalidArgument(format!("unknown loss '{other}' (expected one of {})", all.join(", "))))
+            }
         }
     }
 }
@@ -82,6 +113,8 @@ pub struct PixelTargets {
     /// Number of valid pixels of each image, in batch order (0 for an image whose map is
     /// entirely void).
     pub valid_per_image: Vec<usize>,
+    /// `[N, 1, H, W]`: the class-balancing weights of balanced masked CE (0 on void pixels).
+    pub balance: Tensor<4>,
 }
 
 impl PixelTargets {
@@ -118,6 +151,7 @@ impl PixelTargets {
             valid: Tensor::from_data(TensorData::new(valid, shape), device),
             n_valid,
             valid_per_image,
+            balance: Tensor::from_data(TensorData::new(loss_sea::class_balance(maps), shape), device),
         })
     }
 }
@@ -137,7 +171,7 @@ pub fn segmentation_loss(
     iteration: usize,
     iterations: usize,
 ) -> Tensor<1> {
-    weighted_ce(kind, logits, pred, targets, targeted, iteration, iterations).sum().div_scalar(targets.n_valid as f64)
+    pixel_loss(kind, logits, pred, targets, targeted, iteration, iterations).sum().div_scalar(targets.n_valid as f64)
 }
 
 /// The same loss per image: an `[N]` tensor whose entry `i` is the mean of the weighted CE
@@ -156,12 +190,13 @@ pub fn per_image_loss(
     let n = targets.valid_per_image.len();
     let counts: Vec<f32> = targets.valid_per_image.iter().map(|&c| c.max(1) as f32).collect();
     let counts = Tensor::<1>::from_data(TensorData::new(counts, [n]), &targets.valid.device());
-    let sums = weighted_ce(kind, logits, pred, targets, targeted, iteration, iterations).sum_dims(&[1, 2, 3]);
+    let sums = pixel_loss(kind, logits, pred, targets, targeted, iteration, iterations).sum_dims(&[1, 2, 3]);
     sums.reshape([n]).div(counts)
 }
 
-/// `w_i · CE_i` per pixel, `[N, 1, H, W]` (0 on void pixels); see the module documentation.
-fn weighted_ce(
+/// The per-pixel loss, `[N, 1, H, W]` (0 on void pixels): `w_i · CE_i`, or the JS divergence;
+/// see the module documentation.
+fn pixel_loss(
     kind: LossKind,
     logits: Tensor<4>,
     pred: Tensor<4, Int>,
@@ -170,9 +205,8 @@ fn weighted_ce(
     iteration: usize,
     iterations: usize,
 ) -> Tensor<4> {
-    let constant = logits.clone().without_autodiff();
-    let ce = log_softmax(logits, 1).gather(1, targets.classes.clone()).neg(); // [N, 1, H, W]
     let weights = match kind {
+        LossKind::Js => return loss_sea::js_divergence(logits, targets),
         LossKind::Ce => targets.valid.clone(),
         LossKind::SegPgd => {
             let lambda = iteration as f64 / (2.0 * iterations.max(1) as f64);
@@ -181,14 +215,17 @@ fn weighted_ce(
             targets.valid.clone().mul_scalar(w_elsewhere).mask_where(at_reference, targets.valid.clone().mul_scalar(w_at_reference))
         }
         LossKind::CosPgd => {
-            let p = softmax(constant, 1);
+            let p = softmax(logits.clone().without_autodiff(), 1);
             let p_ref = p.clone().gather(1, targets.classes.clone());
             let len = p.square().sum_dim(1).sqrt();
             let cos = p_ref.div(len);
             let w = if targeted { cos.neg().add_scalar(1.0) } else { cos };
             w.mul(targets.valid.clone())
         }
+        LossKind::MaskedCe => loss_sea::not_yet_won(pred, targets, targeted),
+        LossKind::BalancedCe => loss_sea::not_yet_won(pred, targets, targeted).mul(targets.balance.clone()),
     };
+    let ce = log_softmax(logits, 1).gather(1, targets.classes.clone()).neg(); // [N, 1, H, W]
     ce.mul(weights)
 }
 
@@ -257,12 +294,13 @@ mod tests {
         let (logits, pred) = setup(&d);
         let t = PixelTargets::new(&[ClassMap { width: 2, height: 1, data: vec![VOID, 2] }], &d).unwrap();
         assert_eq!(t.n_valid, 1);
-        for kind in [LossKind::Ce, LossKind::SegPgd, LossKind::CosPgd] {
+        for kind in LossKind::ALL.into_iter().filter(|k| *k != LossKind::Js) {
             let l = scalar(segmentation_loss(kind, logits.clone(), pred.clone(), &t, false, 0, 1));
             let w = match kind {
                 LossKind::CosPgd => cos(&[0.0, 1.0, 0.0], 2),
-                LossKind::SegPgd => 0.0, // pixel 1 is wrong, λ_0 = 0
-                LossKind::Ce => 1.0,
+                // pixel 1 is wrong: λ_0 = 0, and masked out
+                LossKind::SegPgd | LossKind::MaskedCe | LossKind::BalancedCe => 0.0,
+                LossKind::Ce | LossKind::Js => 1.0,
             };
             assert!((l - w * ce(&[0.0, 1.0, 0.0], 2)).abs() < 1e-5, "{kind}: {l}");
         }
@@ -310,6 +348,15 @@ mod tests {
     fn names_parse() {
         assert_eq!("SegPGD".parse::<LossKind>().unwrap(), LossKind::SegPgd);
         assert_eq!(LossKind::CosPgd.to_string(), "cospgd");
-        assert!("dice".parse::<LossKind>().unwrap_err().to_string().contains("'dice'"));
+        let e = "dice".parse::<LossKind>().unwrap_err().to_string();
+        assert!(e.contains("'dice'"), "{e}");
+        for kind in LossKind::ALL {
+            assert!(e.contains(&kind.to_string()), "{e} lacks {kind}");
+            // Display, FromStr and serde agree
+            assert_eq!(kind.to_string().parse::<LossKind>().unwrap(), kind);
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.to_string());
+            assert_eq!(serde_json::from_value::<LossKind>(serde_json::json!(kind.to_string())).unwrap(), kind);
+        }
+        assert_eq!("Masked-CE".parse::<LossKind>().unwrap(), LossKind::MaskedCe);
     }
 }

@@ -9,14 +9,17 @@
 //!
 //! - a PGD loop ([`pgd()`], async) configured by a [`PgdConfig`], and APGD ([`apgd()`], Croce
 //!   & Hein, ICML 2020: adaptive step size, momentum, best iterate per image) on the same
-//!   settings; [`run_kind`] picks one by [`AttackKind`];
+//!   settings, and SEA ([`sea()`], Croce, Singh & Hein, ECCV 2024: APGD once per loss of an
+//!   ensemble, per image the strongest); [`run_kind`] picks one by [`AttackKind`] and
+//!   [`run_with_restarts`] repeats any of them from random starts;
 //! - the threat model ([`Norm`]: L∞ or L2) supplies the random start, the normalisation of the
 //!   gradient into a step and the projection onto the ε-ball (plus clamping to `[0, 1]`);
 //! - the [`Goal`] decides the per-pixel reference map and the *sign* of the step: untargeted
 //!   attacks ascend the loss against the reference (the clean prediction or the ground truth),
 //!   targeted attacks descend it towards a target map (another image's map, one class, a
 //!   painted map, optionally within a [`Mask`]);
-//! - the [`LossKind`] turns logits and the reference map into a scalar (mean CE, SegPGD, CosPGD).
+//! - the [`LossKind`] turns logits and the reference map into a scalar (mean CE, SegPGD, CosPGD,
+//!   SEA's masked CE, balanced masked CE and Jensen–Shannon divergence).
 //!
 //! The loop is an `async fn` because on wasm32 tensors can only be read asynchronously; native
 //! code wraps it in [`crate::util::block_on`]. A per-iteration observer ([`Progress`] in,
@@ -29,14 +32,19 @@
 
 pub mod apgd;
 pub mod dispatch;
+pub mod ensemble;
 pub mod goal;
 pub mod loss;
+pub mod loss_sea;
 pub mod norm;
 pub mod outcome;
 pub mod pgd;
 pub mod radius;
+pub mod radius_schedule;
 pub mod report;
+pub mod restarts;
 pub mod run;
+pub mod sea;
 pub mod spec;
 pub mod spec_goal;
 pub mod warm_up;
@@ -51,6 +59,8 @@ pub use pgd::{PgdConfig, pgd};
 pub use report::{AttackReport, ImageReport, Scores};
 pub use run::{AttackImages, AttackOutput, BatchImage, GoalMaps, run_attack};
 pub use radius::Radius;
+pub use restarts::run_with_restarts;
+pub use sea::sea;
 pub use spec::{AttackKind, AttackSpec, ClassRef, GoalKind, MapOrigin};
 pub use spec_goal::GoalInputs;
 pub use warm_up::warm_up;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::loss::LossKind;
 use crate::data::ClassMap;
 use crate::image::RgbImage01;
 use crate::metrics::MapMetrics;
@@ -65,6 +66,9 @@ pub struct ImageStats {
     pub agreement_clean: f64,
     /// Fraction of valid pixels whose prediction equals the reference map of the goal.
     pub agreement_reference: f64,
+    /// SEA: the loss of the ensemble member whose result this image kept (`None` elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub winning_loss: Option<LossKind>,
 }
 
 /// Adversarial images and what the model makes of them.

@@ -61,13 +61,24 @@ pub struct PgdConfig {
     /// Stop as soon as every image's success rate (fraction of valid pixels off the reference
     /// for untargeted goals, on the target for targeted ones) reaches this value in `[0, 1]`.
     pub early_stop: Option<f64>,
-    /// Return, per image, the iterate with the highest success rate instead of the last one.
+    /// Return, per image, the iterate with the highest success rate instead of the last one
+    /// (APGD: instead of the highest-loss one).
     #[config(default = false)]
     pub keep_best: bool,
     /// Also round the adversarial images to 8 bits and evaluate them
     /// ([`AttackResult::quantized`]).
     #[config(default = false)]
     pub quantize: bool,
+    /// Run the attack this many times, restart `r ≥ 1` from a random start seeded from `seed`
+    /// and `r`, and keep per image the strongest result ([`super::run_with_restarts`]).
+    #[config(default = 1)]
+    pub restarts: usize,
+    /// APGD (and SEA's members): SEA's progressive radius, 2ε for the first 3/10 of the steps,
+    /// 1.5ε the next 3/10, ε the last 4/10 ([`super::radius_schedule`]).
+    #[config(default = false)]
+    pub radius_schedule: bool,
+    /// SEA: the losses of the ensemble, one APGD run each (`None`: [`LossKind::SEA`]).
+    pub losses: Option<Vec<LossKind>>,
 }
 
 impl PgdConfig {
@@ -93,6 +104,15 @@ impl PgdConfig {
             && !(0.0..=1.0).contains(&s)
         {
             return Err(Error::InvalidArgument(format!("early stop must be a success rate in [0, 1], got {s}")));
+        }
+        if self.restarts == 0 {
+            return Err(Error::InvalidArgument("restarts must be at least 1, got 0".into()));
+        }
+        if self.radius_schedule && self.eps <= 0.0 {
+            return Err(Error::InvalidArgument(format!("the radius schedule needs eps > 0, got {}", self.eps)));
+        }
+        if self.losses.as_ref().is_some_and(Vec::is_empty) {
+            return Err(Error::InvalidArgument("the ensemble's loss list is empty".into()));
         }
         Ok(())
     }
@@ -164,10 +184,10 @@ pub(super) fn select(choose: &[bool], if_true: Tensor<4>, if_false: Tensor<4>) -
 }
 
 /// The best iterate per image so far (`keep_best`): the iterate, its success rates and maps.
-type Best = (Tensor<4>, Vec<f64>, Vec<ClassMap>);
+pub(super) type Best = (Tensor<4>, Vec<f64>, Vec<ClassMap>);
 
 /// `best` updated with the iterate `x_adv` wherever it succeeds at least as well.
-fn keep_better(best: Option<Best>, x_adv: &Tensor<4>, success: &[f64], maps: &[ClassMap]) -> Best {
+pub(super) fn keep_better(best: Option<Best>, x_adv: &Tensor<4>, success: &[f64], maps: &[ClassMap]) -> Best {
     match best {
         None => (x_adv.clone(), success.to_vec(), maps.to_vec()),
         Some((bx, mut bs, mut bm)) => {
@@ -321,6 +341,7 @@ fn outcome(adv: Vec<f32>, maps: Vec<ClassMap>, refs: &Refs<'_>) -> crate::error:
             psnr: metrics::psnr(a, c)?,
             agreement_clean: metrics::agreement(&maps[i].data, &clean[i].data, Some(VOID))?,
             agreement_reference: metrics::agreement(&maps[i].data, &reference[i].data, Some(VOID))?,
+            winning_loss: None,
         });
         images.push(RgbImage01::new(w, h, a.to_vec())?);
     }
@@ -355,6 +376,9 @@ pub async fn pgd<M: SegModel + ?Sized>(
     mut observer: Option<Observer<'_>>,
 ) -> crate::error::Result<AttackResult> {
     cfg.validate()?;
+    if cfg.radius_schedule {
+        return Err(Error::InvalidArgument("the radius schedule applies to APGD and SEA, not to PGD".into()));
+    }
     let x = x01.without_autodiff();
     let dims = x.dims();
     let [_, _, h, w] = dims;

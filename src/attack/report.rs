@@ -4,6 +4,7 @@
 
 use serde::{Serialize, Serializer};
 
+use super::loss::LossKind;
 use super::outcome::{AttackResult, Outcome, StepRecord};
 use super::spec::AttackSpec;
 use crate::data::ClassMap;
@@ -75,6 +76,8 @@ pub struct ImageReport {
     pub quantized: Scores,
     /// The defended model on it (with a defense).
     pub defended: Option<DefendedScores>,
+    /// `sea`: the loss of the ensemble member whose result this image kept (`null` otherwise).
+    pub winning_loss: Option<LossKind>,
 }
 
 /// The batch as a whole (one confusion matrix over all images).
@@ -256,6 +259,7 @@ pub(crate) fn scores(
             adversarial: refs.outcome_one(&r.adversarial, i)?,
             quantized: refs.outcome_one(q, i)?,
             defended: defended.map(|(c, a)| refs.defended_one(c, a, i)).transpose()?,
+            winning_loss: r.adversarial.per_image[i].winning_loss,
         });
     }
     let overall = OverallReport {

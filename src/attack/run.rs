@@ -1,12 +1,12 @@
 //! The one implementation of "attack a batch" behind the CLI's `attack` and the page's
 //! `Session.attack`: spec → goal and settings → (defended) model → the attack of `spec.kind`
-//! ([`super::run_kind`]) → defended maps →
+//! ([`super::run_with_restarts`] around [`super::run_kind`]) → defended maps →
 //! [`AttackReport`] and the images and maps to show or save.
 
 use image::RgbImage;
 
 use super::goal::Mask;
-use super::dispatch::run_kind;
+use super::restarts::run_with_restarts;
 use super::pgd::Observer;
 use super::report::{ATTACK_SCHEMA, AttackReport, DefenseInfo, Named, References, scores};
 use super::spec::{AttackSpec, GoalKind};
@@ -118,8 +118,8 @@ pub async fn run_attack(
     let x = batch_tensor(&clean01, &device)?;
     let r = match &defense {
         // the adaptive attack differentiates through the defended model (EOT / BPDA)
-        Some((d, info)) if info.adaptive => run_kind(spec.kind, d, x, &goal, &cfg, observer).await?,
-        _ => run_kind(spec.kind, model, x, &goal, &cfg, observer).await?,
+        Some((d, info)) if info.adaptive => run_with_restarts(spec.kind, d, x, &goal, &cfg, observer).await?,
+        _ => run_with_restarts(spec.kind, model, x, &goal, &cfg, observer).await?,
     };
     let q = r.quantized.as_ref().ok_or_else(|| Error::Backend("the attack returned no 8-bit images".into()))?;
     let defended = match &defense {

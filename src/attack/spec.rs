@@ -3,15 +3,18 @@
 //! validated once, then turned into the loop's settings ([`PgdConfig`]) and a [`Goal`].
 //!
 //! ```toml
-//! kind = "pgd"                  # the attack family: pgd | apgd
+//! kind = "pgd"                  # the attack family: apgd (default) | pgd | sea
 //! goal = "targeted-class"       # untargeted | targeted-image | targeted-class | targeted-map
 //! target_class = "person"       # index or name
-//! loss = "segpgd"               # ce | segpgd | cospgd
+//! loss = "segpgd"               # ce | segpgd | cospgd | masked-ce | balanced-ce | js
 //! norm = "linf"                 # linf | l2
 //! eps = "8/255"                 # a number or a fraction; experiments may list several
 //! steps = 10
 //! step_factor = 0.25            # α = step_factor · ε (or step_size = "2/255")
 //! random_start = false
+//! restarts = 1                  # runs from different random starts, per image the strongest
+//! # radius_schedule = true      # apgd / sea: 2ε, 1.5ε, then ε (SEA's progressive radius)
+//! # losses = ["masked-ce", "js"] # sea: the ensemble (default masked-ce, balanced-ce, js)
 //! defense = { multiscale = { scales = [0.5, 1.0] }, adaptive = true }
 //! ```
 //!
@@ -29,6 +32,8 @@ use crate::model::zoo::ModelSpec;
 
 /// The most steps one attack may take (a guard against typos such as `steps = 10000000`).
 pub const MAX_STEPS: usize = 100_000;
+/// The most restarts of one attack (the same guard).
+pub const MAX_RESTARTS: usize = 1_000;
 
 /// The attack family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -36,12 +41,17 @@ pub const MAX_STEPS: usize = 100_000;
 pub enum AttackKind {
     /// Projected gradient descent with a fixed step (Madry et al. 2018), with the per-pixel
     /// losses of SegPGD and CosPGD.
-    #[default]
     Pgd,
-    /// APGD (Croce & Hein, ICML 2020): the step size starts at 2ε and halves where progress
-    /// stalls, with momentum and each image's best iterate (`step_size`, `step_factor` and
-    /// `keep_best` do not apply: the step adapts and the best iterate is always kept).
+    /// APGD (Croce & Hein, ICML 2020), the default: the step size starts at 2ε and halves
+    /// where progress stalls, with momentum and each image's best iterate (`step_size` and
+    /// `step_factor` do not apply; the highest-loss iterate is kept, or with `keep_best` the
+    /// most successful one).
+    #[default]
     Apgd,
+    /// SEA (Croce, Singh & Hein, ECCV 2024): APGD once per loss of `losses` (default masked
+    /// CE, balanced masked CE, JS), `steps` each, per image the strongest result (`loss` does
+    /// not apply).
+    Sea,
 }
 
 /// What the attack aims for.
@@ -167,6 +177,14 @@ pub struct AttackSpec {
     pub early_stop: Option<f64>,
     /// Keep each image's best iterate instead of the last one.
     pub keep_best: bool,
+    /// Run the attack this many times (restart 0 as configured, the others from random starts
+    /// seeded from `seed`) and keep per image the strongest result.
+    pub restarts: usize,
+    /// `apgd` / `sea`: SEA's progressive radius (2ε, 1.5ε, ε over 3/10, 3/10, 4/10 of the steps).
+    pub radius_schedule: bool,
+    /// `sea`: the losses of the ensemble (default masked-ce, balanced-ce, js).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub losses: Option<Vec<LossKind>>,
     /// A defense in front of the model: the attack result is also evaluated on it, and with
     /// `adaptive` the perturbation is crafted against the defended model itself.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -177,7 +195,7 @@ impl Default for AttackSpec {
     fn default() -> Self {
         AttackSpec {
             name: None,
-            kind: AttackKind::Pgd,
+            kind: AttackKind::Apgd,
             goal: GoalKind::Untargeted,
             reference: MapOrigin::Predicted,
             target_index: None,
@@ -197,6 +215,9 @@ impl Default for AttackSpec {
             seed: 0,
             early_stop: None,
             keep_best: false,
+            restarts: 1,
+            radius_schedule: false,
+            losses: None,
             defense: None,
         }
     }
@@ -234,9 +255,15 @@ impl AttackSpec {
         self.goal != GoalKind::Untargeted
     }
 
-    /// A label for tables: the name, else `pgd-ce`.
+    /// A label for tables: the name, else `pgd-ce` (SEA: `sea`, or `sea-js+masked-ce` with
+    /// `losses`).
     pub fn label(&self) -> String {
-        self.name.clone().unwrap_or_else(|| format!("{}-{}", kebab(&self.kind), self.loss))
+        let losses = match (&self.kind, &self.losses) {
+            (AttackKind::Sea, None) => return self.name.clone().unwrap_or_else(|| "sea".into()),
+            (AttackKind::Sea, Some(l)) => l.iter().map(ToString::to_string).collect::<Vec<_>>().join("+"),
+            _ => self.loss.to_string(),
+        };
+        self.name.clone().unwrap_or_else(|| format!("{}-{losses}", kebab(&self.kind)))
     }
 
     /// Check every value once; errors quote the value.
@@ -273,8 +300,39 @@ impl AttackSpec {
             return Err(invalid(format!("early_stop = {s} must be a success rate in [0, 1]")));
         }
         self.validate_goal()?;
+        self.validate_ensemble()?;
         if let Some(d) = &self.defense {
             d.config()?;
+        }
+        Ok(())
+    }
+
+    /// `restarts`, `radius_schedule` and `losses`.
+    fn validate_ensemble(&self) -> Result<()> {
+        let kind = kebab(&self.kind);
+        if self.restarts == 0 || self.restarts > MAX_RESTARTS {
+            return Err(invalid(format!("restarts = {} must be in 1..={MAX_RESTARTS}", self.restarts)));
+        }
+        if self.radius_schedule {
+            if !matches!(self.kind, AttackKind::Apgd | AttackKind::Sea) {
+                return Err(invalid(format!("radius_schedule does not apply to kind '{kind}' (only to apgd and sea)")));
+            }
+            if let Some(e) = self.eps.iter().find(|e| e.value <= 0.0) {
+                return Err(invalid(format!("radius_schedule needs eps > 0, got eps '{}'", e.text)));
+            }
+        }
+        if self.kind == AttackKind::Sea && self.loss != LossKind::Ce {
+            return Err(invalid(format!("loss '{}' does not apply to kind 'sea' (give its members as losses)", self.loss)));
+        }
+        let Some(losses) = &self.losses else { return Ok(()) };
+        if self.kind != AttackKind::Sea {
+            return Err(invalid(format!("losses does not apply to kind '{kind}' (only to sea)")));
+        }
+        if losses.is_empty() {
+            return Err(invalid("losses lists no loss (give one or more, or leave it out for SEA's)".into()));
+        }
+        if let Some((i, l)) = losses.iter().enumerate().find(|(i, l)| losses[..*i].contains(l)) {
+            return Err(invalid(format!("losses lists '{l}' twice (entries {} and {})", losses.iter().position(|m| m == l).unwrap_or(0) + 1, i + 1)));
         }
         Ok(())
     }
@@ -329,7 +387,10 @@ impl AttackSpec {
             .with_random_start(self.random_start)
             .with_seed(seed)
             .with_early_stop(self.early_stop)
-            .with_keep_best(self.keep_best);
+            .with_keep_best(self.keep_best)
+            .with_restarts(self.restarts)
+            .with_radius_schedule(self.radius_schedule)
+            .with_losses(self.losses.clone());
         cfg.validate()?;
         Ok(cfg)
     }
@@ -362,12 +423,13 @@ mod tests {
 
     #[test]
     fn the_kind_reads_from_toml_and_json() {
-        assert_eq!(AttackSpec::default().kind, AttackKind::Pgd);
-        let t = AttackSpec::from_toml("kind = \"apgd\"\nsteps = 20\n").unwrap();
-        let j = AttackSpec::from_json(r#"{"kind": "apgd", "steps": 20}"#).unwrap();
-        assert_eq!((t.kind, t.label()), (AttackKind::Apgd, "apgd-ce".to_string()));
+        assert_eq!(AttackSpec::default().kind, AttackKind::Apgd);
+        let t = AttackSpec::from_toml("kind = \"pgd\"\nsteps = 20\n").unwrap();
+        let j = AttackSpec::from_json(r#"{"kind": "pgd", "steps": 20}"#).unwrap();
+        assert_eq!((t.kind, t.label()), (AttackKind::Pgd, "pgd-ce".to_string()));
         assert_eq!(t, j);
-        assert_eq!(serde_json::to_value(&t).unwrap()["kind"], "apgd");
+        assert_eq!(serde_json::to_value(&t).unwrap()["kind"], "pgd");
+        assert_eq!(serde_json::to_value(AttackSpec::default()).unwrap()["kind"], "apgd");
         let e = AttackSpec::from_json(r#"{"kind": "fgsm"}"#).unwrap_err().to_string();
         assert!(e.contains("fgsm") && e.contains("apgd"), "{e}");
     }
@@ -385,5 +447,27 @@ mod tests {
         assert!(e(r#"{"target_class": 3}"#).contains("does not apply"));
         assert!(e(r#"{"step_size": "1/255", "step_factor": 0.5}"#).contains("not both"));
         assert!(e(r#"{"goal": "sideways"}"#).contains("sideways"));
+        assert!(e(r#"{"restarts": 0}"#).contains("restarts = 0"));
+        assert!(e(r#"{"radius_schedule": true, "eps": "0/255"}"#).contains("'0/255'"));
+        assert!(e(r#"{"radius_schedule": true, "kind": "pgd"}"#).contains("'pgd'"));
+        assert!(e(r#"{"kind": "apgd", "losses": ["js"]}"#).contains("'apgd'"));
+        assert!(e(r#"{"kind": "sea", "losses": ["js", "hinge"]}"#).contains("'hinge'"));
+        assert!(e(r#"{"kind": "sea", "losses": []}"#).contains("no loss"));
+        assert!(e(r#"{"kind": "sea", "loss": "js"}"#).contains("'js'"));
+        assert!(e(r#"{"kind": "sea", "losses": ["js", "masked-ce", "js"]}"#).contains("'js' twice"));
+    }
+
+    #[test]
+    fn sea_restarts_and_the_radius_schedule_read_from_toml_and_json() {
+        let t = AttackSpec::from_toml("kind = \"sea\"\nlosses = [\"js\", \"masked-ce\"]\nrestarts = 2\nradius_schedule = true\n").unwrap();
+        let j = AttackSpec::from_json(r#"{"kind": "sea", "losses": ["js", "masked-ce"], "restarts": 2, "radius_schedule": true}"#).unwrap();
+        assert_eq!(t, j);
+        assert_eq!((t.kind, t.label()), (AttackKind::Sea, "sea-js+masked-ce".to_string()));
+        assert_eq!(AttackSpec { losses: None, ..t.clone() }.label(), "sea");
+        assert_eq!(AttackSpec::from_json(&serde_json::to_string(&t).unwrap()).unwrap(), t);
+        let cfg = t.pgd_config(8.0 / 255.0, 0).unwrap();
+        assert_eq!((cfg.restarts, cfg.radius_schedule, cfg.losses), (2, true, Some(vec![LossKind::Js, LossKind::MaskedCe])));
+        let d = AttackSpec::default();
+        assert_eq!((d.restarts, d.radius_schedule, d.losses), (1, false, None));
     }
 }

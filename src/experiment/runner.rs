@@ -9,7 +9,7 @@ use super::file::ExperimentFile;
 use super::items::{Item, inputs, load_items};
 use super::result::{AttackRow, DefenseScore, ExperimentProgress, ExperimentResult, ModelResult, Score};
 use super::transfer::transfer_matrix;
-use crate::attack::{AttackSpec, Goal, GoalInputs, GoalKind, Mask, PgdConfig, run_kind};
+use crate::attack::{AttackSpec, Goal, GoalInputs, GoalKind, Mask, PgdConfig, run_with_restarts};
 use crate::data::ClassMap;
 use crate::defense::{DefenseConfig, Defended};
 use crate::error::Result;
@@ -116,7 +116,7 @@ pub(crate) fn craft(
     for start in (0..images.len()).step_by(batch) {
         let r = start..(start + batch).min(images.len());
         let x = batch_tensor(&images[r.clone()], device)?;
-        let res = block_on(run_kind(goal.spec.kind, model, x, &goal.of(r)?, cfg, None))?;
+        let res = block_on(run_with_restarts(goal.spec.kind, model, x, &goal.of(r)?, cfg, None))?;
         let o = res.adversarial;
         out.linf = out.linf.max(o.linf);
         out.psnrs.extend(o.per_image.iter().map(|s| s.psnr));

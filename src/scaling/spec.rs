@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::report::ScalingExperimentConfig;
-use crate::attack::{AttackSpec, ClassRef, GoalKind, PgdConfig, Radius};
+use crate::attack::{AttackKind, AttackSpec, ClassRef, GoalKind, PgdConfig, Radius};
 use crate::error::{Error, Result};
 
 /// What the attack makes the pipeline see.
@@ -55,6 +55,8 @@ impl Default for ScalingSpec {
             target_class: None,
             target_map: None,
             craft: AttackSpec {
+                // the crafting step is PGD (map_target calls it directly)
+                kind: AttackKind::Pgd,
                 goal: GoalKind::TargetedMap,
                 eps: vec![Radius::parse("16/255", "eps").expect("a valid literal")],
                 steps: 30,

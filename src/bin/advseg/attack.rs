@@ -38,6 +38,9 @@ pub enum Kind {
     /// APGD (Croce & Hein 2020): the step starts at 2ε and halves where progress stalls,
     /// with momentum; each image's best iterate is kept (--step-size does not apply).
     Apgd,
+    /// SEA (Croce, Singh & Hein 2024): APGD once per loss of --losses (default masked-ce,
+    /// balanced-ce, js), --steps each; per image the strongest result.
+    Sea,
 }
 
 /// Adversarial attack (PGD family or APGD) on a batch of images: writes NAME_adv.png (8-bit),
@@ -52,11 +55,11 @@ pub struct AttackArgs {
     /// The whole attack as a TOML or JSON file (the keys of an experiment's [[attacks]]
     /// entry, see docs/report-schema.md); replaces the attack flags below.
     #[arg(long, conflicts_with_all = ["kind", "mode", "eps", "step_size", "steps", "loss", "norm", "random_start", "seed",
-        "early_stop", "keep_best", "vs_gt", "target_index", "target_gt", "target_class", "target_map", "mask",
+        "early_stop", "keep_best", "restarts", "radius_schedule", "losses", "vs_gt", "target_index", "target_gt", "target_class", "target_map", "mask",
         "keep_outside", "keep_unpainted", "reconstruct", "multiscale", "adaptive"])]
     pub spec: Option<PathBuf>,
-    /// Attack family: pgd or apgd.
-    #[arg(long, value_enum, default_value = "pgd")]
+    /// Attack family: apgd, pgd or sea.
+    #[arg(long, value_enum, default_value = "apgd")]
     pub kind: Kind,
     /// Attack goal.
     #[arg(long, value_enum, default_value = "untargeted")]
@@ -70,9 +73,19 @@ pub struct AttackArgs {
     /// Number of PGD steps.
     #[arg(long, default_value_t = 10)]
     pub steps: usize,
-    /// Loss: ce, segpgd or cospgd.
+    /// Loss: ce, segpgd, cospgd, masked-ce, balanced-ce or js.
     #[arg(long, default_value = "ce")]
     pub loss: String,
+    /// sea: the ensemble's losses, comma-separated (default masked-ce,balanced-ce,js).
+    #[arg(long)]
+    pub losses: Option<String>,
+    /// Run the attack this many times (the later ones from random starts) and keep per image
+    /// the strongest result.
+    #[arg(long, default_value_t = 1)]
+    pub restarts: usize,
+    /// apgd / sea: SEA's progressive radius (2ε, 1.5ε, then ε).
+    #[arg(long)]
+    pub radius_schedule: bool,
     /// Threat model: linf or l2.
     #[arg(long, default_value = "linf")]
     pub norm: String,
@@ -163,7 +176,9 @@ impl AttackArgs {
         let kind = match self.kind {
             Kind::Pgd => AttackKind::Pgd,
             Kind::Apgd => AttackKind::Apgd,
+            Kind::Sea => AttackKind::Sea,
         };
+        let losses = self.losses.as_deref().map(|l| l.split(',').map(|s| s.trim().parse()).collect::<Result<Vec<_>>>()).transpose()?;
         let spec = AttackSpec {
             kind,
             goal,
@@ -187,6 +202,9 @@ impl AttackArgs {
             seed: self.seed,
             early_stop: self.early_stop,
             keep_best: self.keep_best,
+            restarts: self.restarts,
+            radius_schedule: self.radius_schedule,
+            losses,
             defense,
             ..AttackSpec::default()
         };
@@ -259,7 +277,7 @@ fn print_summary(r: &advseg::attack::AttackReport, out: &std::path::Path) {
         r.spec.eps.first().map_or("", |e| e.text.as_str()),
         r.eps,
         r.steps_run,
-        r.spec.loss,
+        if r.spec.kind == AttackKind::Sea { "per image (sea)".to_string() } else { r.spec.loss.to_string() },
         adv.vs_clean.agreement,
         q.vs_clean.agreement
     );
@@ -277,6 +295,11 @@ fn print_summary(r: &advseg::attack::AttackReport, out: &std::path::Path) {
             d.clean_vs_clean.agreement,
             d.vs_clean.agreement
         );
+    }
+    let winners: Vec<String> =
+        r.images.iter().filter_map(|i| i.winning_loss.map(|l| format!("{} {l}", i.name))).collect();
+    if !winners.is_empty() {
+        println!("  winning loss per image: {}", winners.join(", "));
     }
     println!("  linf {:.5}  l2 {:.4}  psnr {:.2} dB; wrote {}", q.linf, q.l2, q.psnr, out.display());
 }

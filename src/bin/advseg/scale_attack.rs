@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use advseg::attack::{AttackSpec, ClassRef, Control, GoalKind, Progress, Radius};
+use advseg::attack::{AttackKind, AttackSpec, ClassRef, Control, GoalKind, Progress, Radius};
 use advseg::data::ClassMap;
 use advseg::error::{Error, Result};
 use advseg::image as imaging;
@@ -113,6 +113,7 @@ impl ScaleAttackArgs {
             }),
             target_map: self.target_map.as_ref().map(|p| p.display().to_string()),
             craft: AttackSpec {
+                kind: AttackKind::Pgd,
                 goal: GoalKind::TargetedMap,
                 eps: vec![Radius::parse(&self.pgd_eps, "--pgd-eps")?],
                 steps: self.pgd_steps,

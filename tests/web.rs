@@ -277,3 +277,55 @@ fn the_page_gets_the_scalers_and_the_map_resize_from_the_core() {
     let e = advseg::web::resize_map(&map, 3, 2, 4, 4).map_err(JsValue::from).unwrap_err();
     assert!(format!("{e:?}").contains("3x2"), "{e:?}");
 }
+
+#[wasm_bindgen_test]
+fn the_page_gets_the_attack_menus_from_the_core() {
+    let c = advseg::web::list_attacks().map_err(JsValue::from).unwrap();
+    let kinds = Array::from(&get(&c, "kinds"));
+    let names: Vec<String> = kinds.iter().map(|k| get(&k, "name").as_string().unwrap()).collect();
+    let core: Vec<&str> = advseg::attack::AttackKind::ALL.iter().map(|k| k.name()).collect();
+    assert_eq!(names, core);
+    assert_eq!(get(&kinds.get(0), "name").as_string().as_deref(), Some("apgd"));
+    assert_eq!(get(&kinds.get(0), "default").as_bool(), Some(true), "APGD is the default attack");
+    let losses: Vec<String> = Array::from(&get(&c, "losses")).iter().map(|l| get(&l, "name").as_string().unwrap()).collect();
+    let core: Vec<String> = advseg::attack::LossKind::ALL.iter().map(ToString::to_string).collect();
+    assert_eq!(losses, core);
+    assert_eq!(Array::from(&get(&c, "sea_losses")).length(), 3);
+    let rec: Vec<String> = Array::from(&get(&c, "reconstructions")).iter().map(|r| get(&r, "name").as_string().unwrap()).collect();
+    assert!(rec.contains(&"jpeg:75".to_string()), "{rec:?}");
+}
+
+/// One SEA run (APGD with each of its three losses): progress over the whole ensemble, the
+/// per-image winning loss in the report, the invariants; then a cancelled SEA run.
+#[wasm_bindgen_test]
+async fn sea_runs_in_the_browser_with_per_image_winners() {
+    let s = session("cpu").await;
+    let seen = Array::new();
+    let log = seen.clone();
+    let progress = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |p: JsValue| {
+        log.push(&p);
+        JsValue::TRUE
+    });
+    let cb: &Function = progress.as_ref().unchecked_ref();
+    let opts = options(&[("kind", "sea".into()), ("steps", 2.into()), ("eps", "8/255".into())]);
+    let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone()))).await.unwrap();
+    let rep = get(&r, "report");
+    let steps: Vec<f64> =
+        seen.iter().filter(|p| get(p, "stage").as_string().as_deref() == Some("attack")).map(|p| num(&p, "step")).collect();
+    web_sys::console::log_1(&format!("SEA: {} progress reports, steps {steps:?}, {:.2} s", steps.len(), num(&rep, "seconds")).into());
+    assert!(steps.len() >= 6, "progress across the three members: {steps:?}");
+    assert!(steps.windows(2).all(|w| w[1] >= w[0]), "the step counter runs over the whole ensemble: {steps:?}");
+    let img = Array::from(&get(&rep, "images")).get(0);
+    let winner = get(&img, "winning_loss").as_string().expect("winning_loss per image");
+    assert!(["masked-ce", "balanced-ce", "js"].contains(&winner.as_str()), "{winner}");
+    let adv = bytes_at(&r, "adversarial", 0);
+    let orig = bytes_at(&r, "images", 0);
+    assert!(adv.iter().zip(&orig).all(|(a, b)| a.abs_diff(*b) <= 8), "‖δ‖∞ ≤ 8/255");
+    drop(progress);
+    // cancel: the progress callback returns false at the first report
+    let stop = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |_p: JsValue| JsValue::FALSE);
+    let cb: &Function = stop.as_ref().unchecked_ref();
+    let opts = options(&[("kind", "sea".into()), ("steps", 5.into())]);
+    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone())), "cancelled SEA").await;
+    assert!(e.contains("cancel"), "{e}");
+}

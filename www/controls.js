@@ -28,9 +28,13 @@ export function runRequest() {
   const num = (/** @type {string} */ id) => Number($(id).value);
   const stepSize = num('step-size');
   // an attack spec (docs/report-schema.md): radii as fractions of the page's /255 units
+  const kind = selectedKind();
   const pgd = defined({
-    eps: `${num('eps')}/255`, steps: Math.round(num('steps')), step_size: stepSize > 0 ? `${stepSize}/255` : undefined,
-    loss: $('loss').value, norm: $('norm').value, random_start: $('random-start').checked,
+    kind: kind ? kind.name : undefined, eps: `${num('eps')}/255`, steps: Math.round(num('steps')),
+    step_size: stepSize > 0 && (!kind || kind.uses_step_size) ? `${stepSize}/255` : undefined,
+    loss: !kind || kind.uses_loss ? $('loss').value : undefined, norm: $('norm').value,
+    random_start: $('random-start').checked, restarts: Math.max(1, Math.round(num('restarts'))),
+    radius_schedule: kind && !kind.uses_step_size && $('radius-schedule').checked ? true : undefined,
   });
   if (state.mode === 'scaling') {
     const target = $('scaling-target').value;
@@ -40,19 +44,21 @@ export function runRequest() {
     });
     return { op: 'scaling', options, goal: target, steps: pgd.steps };
   }
-  const kind = state.mode === 'untargeted' ? 'none' : /** @type {'image' | 'class' | 'map'} */ (targetKind());
+  const goal = state.mode === 'untargeted' ? 'none' : /** @type {'image' | 'class' | 'map'} */ (targetKind());
   // the defense toggles (none when no defense is chosen)
   const multiscale = $('def-multiscale').checked;
   const reconstruct = $('def-reconstruct').value;
   const defense = multiscale || reconstruct
     ? defined({ multiscale: multiscale ? {} : undefined, reconstruct, adaptive: $('def-adaptive').checked }) : undefined;
   const options = defined({
-    ...pgd, goal: kind === 'none' ? 'untargeted' : `targeted-${kind}`,
-    target_index: kind === 'image' ? Number($('target-index').value || 0) + 1 : undefined,
-    target_class: kind === 'class' ? Number($('target-class').value || 0) : undefined,
-    keep_unpainted: kind === 'map' ? $('unpainted').value === 'keep' : undefined, defense,
+    ...pgd, goal: goal === 'none' ? 'untargeted' : `targeted-${goal}`,
+    target_index: goal === 'image' ? Number($('target-index').value || 0) + 1 : undefined,
+    target_class: goal === 'class' ? Number($('target-class').value || 0) : undefined,
+    keep_unpainted: goal === 'map' ? $('unpainted').value === 'keep' : undefined, defense,
   });
-  return { op: 'attack', options, goal: kind, steps: pgd.steps };
+  // SEA runs one APGD per loss: the live chart spans all of them
+  const total = pgd.steps * (kind && kind.name === 'sea' ? state.attacks.sea_losses.length : 1) * pgd.restarts;
+  return { op: 'attack', options, goal, steps: total };
 }
 
 /**
@@ -61,6 +67,31 @@ export function runRequest() {
  */
 function defined(obj) {
   return /** @type {T} */ (Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)));
+}
+
+/** The chosen attack family's entry of the catalogue (`null` before it is loaded). */
+function selectedKind() {
+  return state.attacks ? state.attacks.kinds.find((k) => k.name === $('kind').value) || null : null;
+}
+
+/**
+ * The attack, loss and reconstruction menus, from the wasm API's catalogue (defaults selected).
+ * @param {import('./state.js').AttackCatalog} c
+ */
+export function fillAttacks(c) {
+  state.attacks = c;
+  $('kind').replaceChildren(...c.kinds.map((k) => new Option(k.title, k.name, k.default, k.default)));
+  $('loss').replaceChildren(...c.losses.map((l) => new Option(l.title, l.name, l.default, l.default)));
+  $('def-reconstruct').replaceChildren(new Option('none', ''), ...c.reconstructions.map((r) => new Option(r.title, r.name)));
+  updateKindOptions();
+}
+
+/** Show the settings the chosen attack family uses. */
+function updateKindOptions() {
+  const k = selectedKind();
+  $('step-size-opt').hidden = !!k && !k.uses_step_size;
+  $('loss-opt').hidden = !!k && !k.uses_loss;
+  $('schedule-opt').hidden = !k || k.uses_step_size;
 }
 
 /**
@@ -89,6 +120,7 @@ export function wireControls(onChange) {
     });
   }
   for (const r of document.querySelectorAll('input[name=tkind]')) r.addEventListener('change', onChange);
+  $('kind').addEventListener('change', updateKindOptions);
   $('scaling-target').addEventListener('change', () => { updatePgdVisibility(); onChange(); });
   $('norm').addEventListener('change', () => {
     // sensible radii per norm (L2 over all 3·H·W values, in /255 units)

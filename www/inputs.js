@@ -33,7 +33,7 @@ export async function addImages(files) {
 }
 
 /** The thumbnails (click: show, ×: remove) and the target-image menu. */
-function renderBatch() {
+export function renderBatch() {
   $('batch').replaceChildren(...state.images.map((im, i) => {
     const fig = document.createElement('figure');
     fig.className = i === state.selected ? 'thumb selected' : 'thumb';

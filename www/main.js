@@ -9,12 +9,12 @@
 import { state, api, $ } from './state.js';
 import { guarded, hideError, setBusy, setStage, showError } from './status.js';
 import { fillModels, loadModel } from './model.js';
-import { addSample, loadGallery, wireInputs } from './inputs.js';
-import { fillScalers, wireControls } from './controls.js';
+import { addSample, loadGallery, renderBatch, wireInputs } from './inputs.js';
+import { fillAttacks, fillScalers, wireControls } from './controls.js';
 import { cancel, run, segment } from './run.js';
-import { wireViews } from './render.js';
+import { renderViews, wireViews } from './render.js';
 import { updatePaint, wirePaint } from './paint.js';
-import { wireDownloads } from './metrics.js';
+import { onPerImageSelect, renderMetrics, wireDownloads } from './metrics.js';
 
 api.onFatal = (msg) => {
   if (msg.startsWith('cancelled')) { setStage('cancelled; reloading the model'); return; }
@@ -29,6 +29,7 @@ wireControls(updatePaint);
 wireViews();
 wirePaint();
 wireDownloads();
+onPerImageSelect((i) => { state.selected = i; renderBatch(); renderViews(); renderMetrics(); });
 $('run').addEventListener('click', () => guarded(run));
 $('cancel').addEventListener('click', cancel);
 $('model').addEventListener('change', () => guarded(loadModel));
@@ -39,6 +40,7 @@ async function main() {
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch((e) => console.warn('no offline cache:', e));
   fillModels(await api.call('models', {}));
   fillScalers(await api.call('scalers', {}));
+  fillAttacks(await api.call('attacks', {}));
   // ?backend=cpu|webgpu&model=NAME preselect (e.g. for comparing backends)
   const q = new URLSearchParams(location.search);
   if (q.get('backend')) $('backend-choice').value = q.get('backend');

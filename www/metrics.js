@@ -31,6 +31,61 @@ function attackRows(r) {
   return rows;
 }
 
+/**
+ * The per-image table of an attack: accuracy and mIoU against the clean map (and ground truth
+ * or target where they apply), L∞, and SEA's winning loss — dataset means hide per-image
+ * failures (Halmosi et al., ECCV 2024).
+ * @param {AttackResult} r @returns {{head: string[], rows: string[][]}}
+ */
+function perImageRows(r) {
+  const rep = r.report;
+  const gt = rep.images.some((im) => im.quantized.vs_ground_truth);
+  const sea = rep.images.some((im) => im.winning_loss);
+  const head = ['image', 'acc. vs clean', 'mIoU vs clean'];
+  if (rep.targeted) head.push('agreement vs target');
+  if (gt) head.push('mIoU vs ground truth');
+  head.push('L∞');
+  if (sea) head.push('winning loss');
+  const rows = rep.images.map((im, i) => {
+    const q = im.quantized;
+    const row = [`${i + 1} ${im.name}`, view.fmt(q.vs_clean.pixel_accuracy), view.fmt(q.vs_clean.miou)];
+    if (rep.targeted) row.push(q.vs_target ? view.fmt(q.vs_target.agreement) : '–');
+    if (gt) row.push(q.vs_ground_truth ? view.fmt(q.vs_ground_truth.miou) : '–');
+    row.push(`${view.fmt(q.linf * 255, 1)}/255`);
+    if (sea) row.push(im.winning_loss || '–');
+    return row;
+  });
+  return { head, rows };
+}
+
+/** Fill the per-image table (hidden without an attack result); a row click selects its image. */
+function renderPerImage() {
+  const table = $('per-image');
+  const r = state.resultKind === 'attack' ? /** @type {AttackResult} */ (state.result) : null;
+  table.hidden = !r;
+  if (!r) return;
+  const { head, rows } = perImageRows(r);
+  const th = (/** @type {string} */ t) => { const e = document.createElement('th'); e.textContent = t; return e; };
+  const hr = document.createElement('tr');
+  hr.replaceChildren(...head.map(th));
+  table.querySelector('thead').replaceChildren(hr);
+  table.querySelector('tbody').replaceChildren(...rows.map((cells, i) => {
+    const tr = document.createElement('tr');
+    tr.className = i === state.selected ? 'selected' : '';
+    tr.tabIndex = 0;
+    tr.replaceChildren(...cells.map((c) => { const td = document.createElement('td'); td.textContent = c; return td; }));
+    const pick = () => { if (onSelect) onSelect(i); };
+    tr.addEventListener('click', pick);
+    tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') pick(); });
+    return tr;
+  }));
+}
+
+/** @type {((i: number) => void) | null} */
+let onSelect = null;
+/** What a click on a per-image row does (the page selects that image). @param {(i: number) => void} f */
+export function onPerImageSelect(f) { onSelect = f; }
+
 /** The table rows of a scaling attack. @param {ScalingResult} r @returns {string[][]} */
 function scalingRows(r) {
   const rep = r.report;
@@ -55,6 +110,7 @@ export function renderMetrics() {
     tr.replaceChildren(...cells.map((c) => { const td = document.createElement(k === 0 || cells[0] === '' ? 'th' : 'td'); td.textContent = c; return td; }));
     return tr;
   }));
+  renderPerImage();
   $('dl-png').disabled = !r;
   $('dl-json').disabled = !r;
 }

@@ -45,6 +45,9 @@ export async function loadModel() {
   const r = await api.load(name, $('backend-choice').value, (p) => setStage(p.stage));
   state.info = r.info;
   state.backend = r.backend;
+  // kernels are worth warming on a hardware adapter only (a software one is slow throughout)
+  state.webgpu = r.webgpu && !/software|swiftshader|llvmpipe/i.test(r.backend);
+  state.warmedFor = '';
   showBackend(r);
   showClasses(r.info);
   const entry = state.models.find((m) => m.name === name);

@@ -35,6 +35,14 @@ export async function segment() {
     }
     setStage(`segmented ${images.length} image(s) in ${r.seconds.toFixed(2)} s`);
     document.body.dataset.segmentations = String(Number(document.body.dataset.segmentations || 0) + 1);
+    // WebGPU compiles each kernel on its first run for a shape: do it now, not in the first step
+    const key = `${images.length}x${size[0]}x${size[1]}`;
+    if (state.webgpu && state.warmedFor !== key) {
+      setStage('preparing the attack kernels for this size (WebGPU)…');
+      const s = await api.call('warmUp', { batch: images.length, width: size[0], height: size[1] });
+      state.warmedFor = key;
+      setStage(`segmented ${images.length} image(s) in ${r.seconds.toFixed(2)} s; attack kernels ready in ${s.toFixed(1)} s`);
+    }
   } finally {
     setBusy(false);
   }

@@ -7,6 +7,12 @@ import { Api } from './api.js';
  */
 /** A zoo model (`listModels`). @typedef {{name: string, title: string, dataset: string, file: string}} ModelEntry */
 /** A scaler of the scaling attack (`listScalers`). @typedef {{name: string, library: string, default: boolean}} ScalerEntry */
+/** A menu entry of `listAttacks`. @typedef {{name: string, title: string, default: boolean}} MenuEntry */
+/**
+ * The attack catalogue (`listAttacks`): families with the settings they use, losses, SEA's losses, reconstructions.
+ * @typedef {{kinds: {name: string, title: string, default: boolean, uses_step_size: boolean, uses_loss: boolean}[],
+ *            losses: MenuEntry[], sea_losses: string[], reconstructions: MenuEntry[]}} AttackCatalog
+ */
 /**
  * The loaded model (`Session.info`).
  * @typedef {{name: string, title: string, dataset: string, classes: string[], palette: number[][],
@@ -34,7 +40,8 @@ import { Api } from './api.js';
 /**
  * The core's `AttackReport` (the CLI's report.json; docs/report-schema.md).
  * @typedef {{schema: string, spec: object, steps_run: number, seconds: number, targeted: boolean, backend: string,
- *            images: {name: string, clean: {vs_target: MapMetrics | null}, quantized: Scores, defended: DefendedScores | null}[],
+ *            images: {name: string, clean: {vs_target: MapMetrics | null}, quantized: Scores, defended: DefendedScores | null,
+ *                     winning_loss: string | null}[],
  *            overall: {clean: {vs_target: MapMetrics | null}, quantized: Scores, defended: DefendedScores | null},
  *            defense: {label: string, adaptive: boolean} | null, history: object[]}} AttackReport
  */
@@ -58,8 +65,11 @@ import { Api } from './api.js';
  * @typedef {object} State
  * @property {Input[]} images the batch (at most MAX_IMAGES)
  * @property {ModelEntry[]} models the zoo
+ * @property {AttackCatalog | null} attacks the attack menus' catalogue
  * @property {ModelInfo | null} info the loaded model
  * @property {string} backend the device's description
+ * @property {boolean} webgpu whether the session runs on a hardware WebGPU adapter
+ * @property {string} warmedFor the batch and size the attack kernels were compiled for (WebGPU)
  * @property {[number, number] | null} size the working size of the batch
  * @property {Segmentation | null} clean the batch's segmentation
  * @property {AttackResult | ScalingResult | null} result the last run's result
@@ -83,8 +93,11 @@ export const DEFAULT_MODEL = 'espnetv2-voc';
 export const state = {
   images: [],
   models: [],
+  attacks: null,
   info: null,
   backend: '',
+  webgpu: false,
+  warmedFor: '',
   size: null,
   clean: null,
   result: null,

@@ -5,7 +5,7 @@
 //               'scalingInputSize', 'segment', 'attack' or 'scaling'; {op: 'cancel'} at any time.
 // Messages out: {id, status: 'progress', progress} while running, then
 //               {id, status: 'done', result} or {id, status: 'error', error: string}.
-import init, { Session, listModels, listScalers, resizeMap } from './pkg/advseg.js';
+import init, { Session, listAttacks, listModels, listScalers, resizeMap } from './pkg/advseg.js';
 
 /** @type {Session | null} */
 let session = null;
@@ -53,6 +53,7 @@ async function handle(id, op, args) {
   await ready;
   if (op === 'models') return listModels();
   if (op === 'scalers') return listScalers();
+  if (op === 'attacks') return listAttacks();
   if (op === 'resizeMap') return resizeMap(args.classes, args.width, args.height, args.newWidth, args.newHeight);
   if (op === 'load') {
     const key = `${args.model}/${args.backend || 'auto'}`;
@@ -78,6 +79,7 @@ async function handle(id, op, args) {
     case 'inputSize': return session.inputSize(args.width, args.height, args.maxSide || 0);
     case 'scalingInputSize': return session.scalingInputSize();
     case 'segment': return await session.segment(args.images, args.width, args.height, progress);
+    case 'warmUp': return await session.warmUp(args.batch, args.width, args.height);
     case 'attack':
       return await session.attack(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, progress);
     case 'scaling':

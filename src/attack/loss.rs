@@ -68,18 +68,35 @@ impl LossKind {
 
     /// SEA's losses: its default ensemble ([`super::sea()`]).
     pub const SEA: [LossKind; 3] = [LossKind::MaskedCe, LossKind::BalancedCe, LossKind::Js];
-}
 
-impl std::fmt::Display for LossKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+    /// Its name in specs (`ce`, `segpgd`, `masked-ce`, …).
+    pub fn name(self) -> &'static str {
+        match self {
             LossKind::Ce => "ce",
             LossKind::SegPgd => "segpgd",
             LossKind::CosPgd => "cospgd",
             LossKind::MaskedCe => "masked-ce",
             LossKind::BalancedCe => "balanced-ce",
             LossKind::Js => "js",
-        })
+        }
+    }
+
+    /// A short title for menus.
+    pub fn title(self) -> &'static str {
+        match self {
+            LossKind::Ce => "CE",
+            LossKind::SegPgd => "SegPGD",
+            LossKind::CosPgd => "CosPGD",
+            LossKind::MaskedCe => "masked CE",
+            LossKind::BalancedCe => "balanced masked CE",
+            LossKind::Js => "Jensen–Shannon",
+        }
+    }
+}
+
+impl std::fmt::Display for LossKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

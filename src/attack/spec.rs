@@ -54,6 +54,39 @@ pub enum AttackKind {
     Sea,
 }
 
+impl AttackKind {
+    /// Every attack family, the default first (front ends list them in this order).
+    pub const ALL: [AttackKind; 3] = [AttackKind::Apgd, AttackKind::Pgd, AttackKind::Sea];
+
+    /// Its name in specs (`apgd`, `pgd`, `sea`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AttackKind::Pgd => "pgd",
+            AttackKind::Apgd => "apgd",
+            AttackKind::Sea => "sea",
+        }
+    }
+
+    /// A short title for menus.
+    pub fn title(self) -> &'static str {
+        match self {
+            AttackKind::Pgd => "PGD (fixed step)",
+            AttackKind::Apgd => "APGD (adaptive step)",
+            AttackKind::Sea => "SEA (APGD × 3 losses, worst case per image)",
+        }
+    }
+
+    /// Whether `step_size` / `step_factor` apply (a fixed-step loop).
+    pub fn uses_step_size(self) -> bool {
+        matches!(self, AttackKind::Pgd)
+    }
+
+    /// Whether `loss` applies (SEA runs its own set of losses).
+    pub fn uses_loss(self) -> bool {
+        !matches!(self, AttackKind::Sea)
+    }
+}
+
 /// What the attack aims for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case", try_from = "String")]

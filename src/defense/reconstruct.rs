@@ -21,6 +21,16 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::image::RgbImage01;
 
+/// The reconstructions a front end offers by default, as `(text, title)`: one of each kind at a
+/// setting from the literature cited above. The page's menu lists these.
+pub const PRESETS: [(&str, &str); 5] = [
+    ("jpeg:75", "JPEG q75"),
+    ("median:3", "median 3×3"),
+    ("bits:4", "4-bit colour"),
+    ("gaussian:1", "Gaussian σ=1"),
+    ("tv:0.05", "TV denoising"),
+];
+
 /// One reconstruction step. Written as text `jpeg:75`, `bits:4`, `median:3`, `gaussian:1.0`,
 /// `tv:0.08` or `tv:0.08:40` (weight, iterations).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -333,6 +343,13 @@ mod tests {
 
     fn mse(a: &RgbImage01, b: &RgbImage01) -> f64 {
         a.data.iter().zip(&b.data).map(|(x, y)| f64::from(x - y).powi(2)).sum::<f64>() / a.data.len() as f64
+    }
+
+    #[test]
+    fn presets_parse() {
+        for (text, _) in PRESETS {
+            text.parse::<Reconstruction>().unwrap();
+        }
     }
 
     #[test]

@@ -1,12 +1,15 @@
-//! What the page asks the core instead of restating it: the scalers of the scaling attack, the
-//! model size that attack works at, and the nearest resize of class maps.
+//! What the page asks the core instead of restating it: the attack families, losses and
+//! reconstruction presets, the scalers of the scaling attack, the model size that attack works
+//! at, and the nearest resize of class maps.
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::convert::js_err;
 use super::session::Session;
+use crate::attack::{AttackKind, AttackSpec, LossKind};
 use crate::data::nearest_resize_map;
+use crate::defense::reconstruct::PRESETS;
 use crate::resize::ScalerKind;
 use crate::scaling::ScalingSpec;
 
@@ -27,6 +30,60 @@ pub fn list_scalers() -> std::result::Result<JsValue, JsError> {
     let list: Vec<ScalerEntry> =
         ScalerKind::ALL.iter().map(|&k| ScalerEntry { name: k.name(), library: k.library(), default: k == default }).collect();
     serde_wasm_bindgen::to_value(&list).map_err(|e| JsError::new(&format!("cannot list the scalers: {e}")))
+}
+
+/// One menu entry.
+#[derive(Serialize)]
+struct Entry {
+    name: &'static str,
+    title: &'static str,
+    default: bool,
+}
+
+/// An attack family with the settings that apply to it.
+#[derive(Serialize)]
+struct KindEntry {
+    name: &'static str,
+    title: &'static str,
+    default: bool,
+    uses_step_size: bool,
+    uses_loss: bool,
+}
+
+/// What the attack menus offer.
+#[derive(Serialize)]
+struct AttackCatalog {
+    kinds: Vec<KindEntry>,
+    losses: Vec<Entry>,
+    /// The losses SEA runs.
+    sea_losses: Vec<String>,
+    /// Reconstruction defenses (`name` is the spec text, e.g. `jpeg:75`).
+    reconstructions: Vec<Entry>,
+}
+
+/// The attack families (`AttackKind::ALL`), losses (`LossKind::ALL`) and reconstruction presets,
+/// as `{kinds: [{name, title, default, uses_step_size, uses_loss}], losses: [{name, title,
+/// default}], sea_losses: [name], reconstructions: [{name, title, default}]}`; `default` marks
+/// the spec's defaults.
+#[wasm_bindgen(js_name = listAttacks)]
+pub fn list_attacks() -> std::result::Result<JsValue, JsError> {
+    let d = AttackSpec::default();
+    let catalog = AttackCatalog {
+        kinds: AttackKind::ALL
+            .iter()
+            .map(|&k| KindEntry {
+                name: k.name(),
+                title: k.title(),
+                default: k == d.kind,
+                uses_step_size: k.uses_step_size(),
+                uses_loss: k.uses_loss(),
+            })
+            .collect(),
+        losses: LossKind::ALL.iter().map(|&l| Entry { name: l.name(), title: l.title(), default: l == d.loss }).collect(),
+        sea_losses: LossKind::SEA.iter().map(ToString::to_string).collect(),
+        reconstructions: PRESETS.iter().map(|&(name, title)| Entry { name, title, default: false }).collect(),
+    };
+    serde_wasm_bindgen::to_value(&catalog).map_err(|e| JsError::new(&format!("cannot list the attacks: {e}")))
 }
 
 /// A `width × height` class map (`classes`, row-major) nearest-resized to `newWidth ×

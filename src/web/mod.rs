@@ -23,7 +23,7 @@ mod segment;
 mod session;
 mod warm_up;
 
-pub use catalog::{list_scalers, resize_map};
+pub use catalog::{list_attacks, list_scalers, resize_map};
 pub use session::Session;
 
 use serde::Serialize;

@@ -123,6 +123,30 @@ try {
   assert.equal(rep.history.length, 3);
   const linf = rep.overall.quantized.linf;
   assert.ok(linf <= 8.5 / 255 && linf > 0, `L∞ ${linf}`);
+  // the attack menu comes from the wasm API (AttackKind::ALL), APGD the default
+  const kinds = await page.$$eval('#kind option', (o) => o.map((e) => /** @type {HTMLOptionElement} */ (e).value));
+  assert.ok(kinds[0] === 'apgd' && kinds.includes('pgd') && kinds.includes('sea'), JSON.stringify(kinds));
+  assert.equal(rep.spec.kind, 'apgd');
+  // the per-image table: one row per image of the batch
+  assert.equal(await page.$$eval('#per-image tbody tr', (r) => r.length), 2);
+
+  // 3a. SEA (APGD with masked CE, balanced CE and JS), 1 step each: the per-image table names the winning loss
+  await page.selectOption('#kind', 'sea');
+  assert.ok(await page.isHidden('#loss-opt'), 'SEA runs its own losses: no loss menu');
+  await setSteps(1);
+  await run();
+  assert.ok(!(await bannerShown()), `no error: ${await page.textContent('#banner-text')}`);
+  const seaHead = await page.$$eval('#per-image thead th', (t) => t.map((e) => e.textContent));
+  const seaRows = await page.$$eval('#per-image tbody tr', (r) => r.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+  report('sea_per_image', { head: seaHead, rows: seaRows, stage: await stage() });
+  assert.ok(seaHead.includes('winning loss'), JSON.stringify(seaHead));
+  assert.equal(seaRows.length, 2);
+  assert.ok(seaRows.every((r) => ['masked-ce', 'balanced-ce', 'js'].includes(r[r.length - 1] || '')), JSON.stringify(seaRows));
+  await page.click('#per-image tbody tr:nth-child(2)');
+  assert.match(await page.getAttribute('#per-image tbody tr:nth-child(2)', 'class') || '', /selected/);
+  await shot('02a-sea');
+  await page.selectOption('#kind', 'apgd');
+  await setSteps(2);
 
   // 3b. defenses: multi-scale + JPEG in front of the model (non-adaptive), 1 step
   await page.check('#def-multiscale');

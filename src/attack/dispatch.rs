@@ -5,6 +5,7 @@
 use burn::tensor::Tensor;
 
 use super::apgd::apgd;
+use super::dag::dag;
 use super::goal::Goal;
 use super::outcome::AttackResult;
 use super::pgd::{Observer, PgdConfig, pgd};
@@ -12,8 +13,8 @@ use super::spec::AttackKind;
 use crate::error::Result;
 use crate::model::SegModel;
 
-/// Run the attack family `kind` on the batch `x` (see [`pgd()`] and [`apgd()`] for the
-/// contract; both take the same settings and return the same result).
+/// Run the attack family `kind` on the batch `x` (see [`pgd()`], [`apgd()`] and [`dag()`] for
+/// the contract; all take the same settings and return the same result).
 pub async fn run_kind<M: SegModel + ?Sized>(
     kind: AttackKind,
     model: &M,
@@ -25,6 +26,7 @@ pub async fn run_kind<M: SegModel + ?Sized>(
     match kind {
         AttackKind::Pgd => pgd(model, x, goal, cfg, observer).await,
         AttackKind::Apgd => apgd(model, x, goal, cfg, observer).await,
+        AttackKind::Dag => dag(model, x, goal, cfg, observer).await,
     }
 }
 
@@ -46,5 +48,6 @@ mod tests {
         };
         run(AttackKind::Pgd, |m, x, c| crate::util::block_on(pgd(m, x, &Goal::untargeted(), c, None)).unwrap());
         run(AttackKind::Apgd, |m, x, c| crate::util::block_on(apgd(m, x, &Goal::untargeted(), c, None)).unwrap());
+        run(AttackKind::Dag, |m, x, c| crate::util::block_on(dag(m, x, &Goal::untargeted(), c, None)).unwrap());
     }
 }

@@ -1,4 +1,4 @@
-//! Gradient attacks on segmentation networks: the PGD family and APGD.
+//! Gradient attacks on segmentation networks: the PGD family, APGD and DAG.
 //!
 //! Projected gradient descent (Madry et al., "Towards Deep Learning Models Resistant to
 //! Adversarial Attacks", ICLR 2018) on images in `[0, 1]` pixel space, extended to dense
@@ -9,7 +9,8 @@
 //!
 //! - a PGD loop ([`pgd()`], async) configured by a [`PgdConfig`], and APGD ([`apgd()`], Croce
 //!   & Hein, ICML 2020: adaptive step size, momentum, best iterate per image) on the same
-//!   settings; [`run_kind`] picks one by [`AttackKind`];
+//!   settings, and DAG ([`dag()`], Xie et al., ICCV 2017: the margin over the pixels not yet
+//!   fooled, L∞-normalised steps); [`run_kind`] picks one by [`AttackKind`];
 //! - the threat model ([`Norm`]: L∞ or L2) supplies the random start, the normalisation of the
 //!   gradient into a step and the projection onto the ε-ball (plus clamping to `[0, 1]`);
 //! - the [`Goal`] decides the per-pixel reference map and the *sign* of the step: untargeted
@@ -28,6 +29,7 @@
 //! gradient is computed. Tensors are `[N, 3, H, W]` images in `[0, 1]` RGB throughout.
 
 pub mod apgd;
+pub mod dag;
 pub mod dispatch;
 pub mod goal;
 pub mod loss;
@@ -41,6 +43,7 @@ pub mod spec;
 pub mod spec_goal;
 
 pub use apgd::apgd;
+pub use dag::dag;
 pub use dispatch::run_kind;
 pub use goal::{Goal, MapSource, Mask, Region, Target};
 pub use loss::LossKind;

@@ -110,7 +110,7 @@ pub(super) async fn read_f32(t: Tensor<4>) -> crate::error::Result<Vec<f32>> {
     data.try_into_vec_as::<f32>().map_err(|e| backend_err("reading images failed", e))
 }
 
-async fn read_scalar(t: Tensor<1>) -> crate::error::Result<f64> {
+pub(super) async fn read_scalar(t: Tensor<1>) -> crate::error::Result<f64> {
     let data = t.into_data_async().await.map_err(|e| backend_err("reading the loss failed", e))?;
     let v = data.try_into_vec_as::<f32>().map_err(|e| backend_err("reading the loss failed", e))?;
     v.first().map(|&x| f64::from(x)).ok_or_else(|| Error::Backend("the loss tensor is empty".into()))
@@ -164,10 +164,10 @@ pub(super) fn select(choose: &[bool], if_true: Tensor<4>, if_false: Tensor<4>) -
 }
 
 /// The best iterate per image so far (`keep_best`): the iterate, its success rates and maps.
-type Best = (Tensor<4>, Vec<f64>, Vec<ClassMap>);
+pub(super) type Best = (Tensor<4>, Vec<f64>, Vec<ClassMap>);
 
 /// `best` updated with the iterate `x_adv` wherever it succeeds at least as well.
-fn keep_better(best: Option<Best>, x_adv: &Tensor<4>, success: &[f64], maps: &[ClassMap]) -> Best {
+pub(super) fn keep_better(best: Option<Best>, x_adv: &Tensor<4>, success: &[f64], maps: &[ClassMap]) -> Best {
     match best {
         None => (x_adv.clone(), success.to_vec(), maps.to_vec()),
         Some((bx, mut bs, mut bm)) => {

@@ -3,7 +3,7 @@
 //! validated once, then turned into the loop's settings ([`PgdConfig`]) and a [`Goal`].
 //!
 //! ```toml
-//! kind = "pgd"                  # the attack family: pgd | apgd
+//! kind = "pgd"                  # the attack family: pgd | apgd | dag
 //! goal = "targeted-class"       # untargeted | targeted-image | targeted-class | targeted-map
 //! target_class = "person"       # index or name
 //! loss = "segpgd"               # ce | segpgd | cospgd
@@ -42,6 +42,11 @@ pub enum AttackKind {
     /// stalls, with momentum and each image's best iterate (`step_size`, `step_factor` and
     /// `keep_best` do not apply: the step adapts and the best iterate is always kept).
     Apgd,
+    /// DAG (Xie et al., ICCV 2017): steps `γ·g/‖g‖∞` along the margin gradient of the pixels
+    /// not yet fooled (or not yet on their target), until none is left or the steps run out;
+    /// γ = `step_size` (or `step_factor · ε`), default 0.5/255; the best iterate per image is
+    /// kept; `eps = 1` (L∞) is the paper's unbounded attack.
+    Dag,
 }
 
 /// What the attack aims for.
@@ -316,9 +321,10 @@ impl AttackSpec {
 
     /// The loop's settings at radius `eps` with `seed` for the random start.
     pub fn pgd_config(&self, eps: f64, seed: u64) -> Result<PgdConfig> {
-        let step = match (&self.step_size, self.step_factor) {
-            (Some(a), _) => Some(a.value),
-            (None, f) => Some(f.unwrap_or(0.25) * eps).filter(|a| *a > 0.0),
+        let step = match (&self.step_size, self.step_factor, self.kind) {
+            (Some(a), _, _) => Some(a.value),
+            (None, None, AttackKind::Dag) => Some(super::dag::GAMMA),
+            (None, f, _) => Some(f.unwrap_or(0.25) * eps).filter(|a| *a > 0.0),
         };
         let cfg = PgdConfig::new()
             .with_eps(eps)
@@ -368,6 +374,12 @@ mod tests {
         assert_eq!((t.kind, t.label()), (AttackKind::Apgd, "apgd-ce".to_string()));
         assert_eq!(t, j);
         assert_eq!(serde_json::to_value(&t).unwrap()["kind"], "apgd");
+        let d = AttackSpec::from_toml("kind = \"dag\"\neps = 1\nsteps = 50\n").unwrap();
+        assert_eq!((d.kind, d.label()), (AttackKind::Dag, "dag-ce".to_string()));
+        // DAG's default step is the paper's γ = 0.5/255, whatever ε
+        assert!((d.pgd_config(1.0, 0).unwrap().alpha() - 0.5 / 255.0).abs() < 1e-15);
+        let d = AttackSpec::from_json(r#"{"kind": "dag", "step_factor": 0.1, "eps": "8/255"}"#).unwrap();
+        assert!((d.pgd_config(8.0 / 255.0, 0).unwrap().alpha() - 0.8 / 255.0).abs() < 1e-15);
         let e = AttackSpec::from_json(r#"{"kind": "fgsm"}"#).unwrap_err().to_string();
         assert!(e.contains("fgsm") && e.contains("apgd"), "{e}");
     }

@@ -38,6 +38,9 @@ pub enum Kind {
     /// APGD (Croce & Hein 2020): the step starts at 2ε and halves where progress stalls,
     /// with momentum; each image's best iterate is kept (--step-size does not apply).
     Apgd,
+    /// DAG (Xie et al. 2017): L∞-normalised steps of γ (--step-size, default 0.5/255) on the
+    /// pixels not yet fooled, until none is left; --eps 1 is the paper's unbounded attack.
+    Dag,
 }
 
 /// Adversarial attack (PGD family or APGD) on a batch of images: writes NAME_adv.png (8-bit),
@@ -55,7 +58,7 @@ pub struct AttackArgs {
         "early_stop", "keep_best", "vs_gt", "target_index", "target_gt", "target_class", "target_map", "mask",
         "keep_outside", "keep_unpainted", "reconstruct", "multiscale", "adaptive"])]
     pub spec: Option<PathBuf>,
-    /// Attack family: pgd or apgd.
+    /// Attack family: pgd, apgd or dag.
     #[arg(long, value_enum, default_value = "pgd")]
     pub kind: Kind,
     /// Attack goal.
@@ -64,7 +67,7 @@ pub struct AttackArgs {
     /// Perturbation budget ε in [0, 1] pixel units: a number or a fraction such as 8/255.
     #[arg(long, default_value = "8/255", allow_hyphen_values = true)]
     pub eps: String,
-    /// Step size α (number or fraction); default ε/4.
+    /// Step size α (number or fraction); default ε/4 (dag: 0.5/255).
     #[arg(long, allow_hyphen_values = true)]
     pub step_size: Option<String>,
     /// Number of PGD steps.
@@ -163,6 +166,7 @@ impl AttackArgs {
         let kind = match self.kind {
             Kind::Pgd => AttackKind::Pgd,
             Kind::Apgd => AttackKind::Apgd,
+            Kind::Dag => AttackKind::Dag,
         };
         let spec = AttackSpec {
             kind,

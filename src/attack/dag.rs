@@ -17,10 +17,13 @@
 //! - **Adversarial labels.** Targeted goals: `l'` is the target map's class and `l` the
 //!   pixel's *current* class, so the step pulls towards the target and away from whatever the
 //!   pixel is now (always a non-zero margin on an active pixel). Untargeted goals: `l'` is
-//!   fixed for the run as the highest-scoring class *other than* the reference class in the
-//!   starting logits (the paper draws `l'` from a random permutation of the classes; the
-//!   runner-up is the nearest wrong class and needs no seed), and `l` is the reference class
-//!   (an active pixel is still predicted as its reference).
+//!   the highest-scoring class *other than* the reference class at the current iterate,
+//!   chosen anew at every iteration, and `l` is the reference class (an active pixel is still
+//!   predicted as its reference). The paper fixes `l'` once (a random permutation of the
+//!   classes); on ESPNetv2 a fixed `l'` — even the runner-up of the clean logits — makes the
+//!   active set oscillate (pixels leave it, are pulled back by the step of the others, and
+//!   re-enter): 8/255, 60 steps of 0.5/255 fooled 51–78 % of the pixels, the per-iteration
+//!   runner-up 100 % in 49 steps.
 //! - **Step size.** The paper's `γ = 0.5` on `[0, 255]` pixels is `0.5/255` here
 //!   ([`GAMMA`]); `step_size` (or `step_factor · ε` through the spec) replaces it. The step is
 //!   the paper's L∞-normalised gradient for both norms; the norm only decides the projection.
@@ -36,13 +39,12 @@
 //! names the loss the history and the observer report (for comparison with PGD), the step
 //! follows DAG's margin. Cost per iteration: one forward and one backward pass.
 
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor};
 
 use super::goal::Goal;
 use super::loss::{PixelTargets, segmentation_loss};
 use super::outcome::AttackResult;
-use super::pgd::{Best, Ending, Observer, PgdConfig, Refs, Scored, finish, host_batch, keep_better, read_f32, read_scalar, start};
-use crate::data::{ClassMap, VOID};
+use super::pgd::{Best, Ending, Observer, PgdConfig, Refs, Scored, finish, host_batch, keep_better, read_scalar, start};
 use crate::error::{Error, Result};
 use crate::model::SegModel;
 
@@ -54,25 +56,12 @@ pub const GAMMA: f64 = 0.5 / 255.0;
 const TINY: f64 = 1e-20;
 
 /// Untargeted DAG's adversarial label of every pixel: the highest-scoring class other than the
-/// reference class in `logits` (host, `[N, K, H, W]` batch-major); 0 on void pixels and where
-/// the model has a single class.
-pub fn runner_up(logits: &[f32], reference: &[ClassMap], k: usize) -> Vec<i64> {
-    let mut out = Vec::with_capacity(logits.len() / k.max(1));
-    for (i, r) in reference.iter().enumerate() {
-        let hw = r.data.len();
-        let z = &logits[i * k * hw..(i + 1) * k * hw];
-        for (p, &y) in r.data.iter().enumerate() {
-            let best = (0..k)
-                .filter(|&c| y == VOID || c != usize::from(y))
-                .map(|c| (c, z[c * hw + p]))
-                .fold(None, |acc: Option<(usize, f32)>, (c, v)| match acc {
-                    Some((_, bv)) if bv >= v => acc,
-                    _ => Some((c, v)),
-                });
-            out.push(if y == VOID { 0 } else { best.map_or(0, |(c, _)| c as i64) });
-        }
-    }
-    out
+/// reference class in `logits` `[N, K, H, W]` (no gradient), as `[N, 1, H, W]` (on void pixels,
+/// whose reference holds 0, the best class other than 0).
+pub fn runner_up(logits: Tensor<4>, targets: &PixelTargets) -> Tensor<4, Int> {
+    let [n, _, h, w] = logits.dims();
+    let penalty = Tensor::<4>::full([n, 1, h, w], -1e30, &logits.device());
+    logits.without_autodiff().scatter(1, targets.classes.clone(), penalty, IndexingUpdateOp::Add).argmax(1)
 }
 
 /// DAG's step `γ · g / ‖g‖∞`, per image of `grad` `[N, 3, H, W]` (a zero gradient gives a
@@ -121,7 +110,7 @@ pub async fn dag<M: SegModel + ?Sized>(
     cfg.validate()?;
     let x = x01.without_autodiff();
     let dims = x.dims();
-    let [n, _, h, w] = dims;
+    let [_, _, h, w] = dims;
     let (device, k) = (x.device(), model.num_classes());
     let x_host = host_batch(&x).await?;
     let gamma = cfg.step_size.unwrap_or(GAMMA);
@@ -130,12 +119,6 @@ pub async fn dag<M: SegModel + ?Sized>(
     let reference = goal.resolve(&clean_maps, k, w, h)?;
     let targets = PixelTargets::new(&reference, &device)?;
     let refs = Refs { x_host: &x_host, clean: &clean_maps, reference: &reference, dims, num_classes: k, device: &device };
-    let labels = if targeted {
-        targets.classes.clone()
-    } else {
-        let z = read_f32(first.1.clone().without_autodiff()).await?;
-        Tensor::<4, Int>::from_data(TensorData::new(runner_up(&z, &reference, k), [n, 1, h, w]), &device)
-    };
     let mut first = Some(first);
     let mut best: Option<Best> = None;
     let mut history = Vec::with_capacity(cfg.steps + 1);
@@ -163,6 +146,7 @@ pub async fn dag<M: SegModel + ?Sized>(
             break !last;
         }
         let active = active_set(pred.clone(), &targets, targeted);
+        let labels = if targeted { targets.classes.clone() } else { runner_up(logits.clone(), &targets) };
         let grads = margin(logits, &labels, pred, active).backward();
         let grad = xa.grad(&grads).ok_or_else(|| Error::Backend("the model gave no gradient for the input image".into()))?;
         x_adv = cfg.norm.apply(x.clone(), x_adv.sub(x.clone()).add(dag_step(grad, gamma)), cfg.eps);
@@ -181,6 +165,7 @@ mod tests {
     use crate::attack::outcome::{Control, Progress};
     use crate::attack::pgd::tests::{Toy, batch, goals};
     use crate::backend;
+    use burn::tensor::TensorData;
 
     fn run(goal: &Goal, cfg: &PgdConfig, x: Tensor<4>) -> Result<AttackResult> {
         crate::util::block_on(dag(&Toy::new(&backend::cpu()), x, goal, cfg, None))
@@ -192,12 +177,16 @@ mod tests {
 
     #[test]
     fn runner_up_is_the_best_class_other_than_the_reference() {
+        let d = backend::cpu();
         // 1 image, 3 classes, 3 pixels; logits per class over the pixels
-        let z = [5.0f32, 0.0, 1.0, /* class 1 */ 4.0, 2.0, 0.0, /* class 2 */ 1.0, 3.0, 9.0];
-        let r = [ClassMap { width: 3, height: 1, data: vec![0, 2, VOID] }];
-        assert_eq!(runner_up(&z, &r, 3), vec![1, 1, 0]);
-        let r = [ClassMap { width: 3, height: 1, data: vec![1, 0, 2] }];
-        assert_eq!(runner_up(&z, &r, 3), vec![0, 2, 0]);
+        let z = vec![5.0f32, 0.0, 1.0, /* class 1 */ 4.0, 2.0, 0.0, /* class 2 */ 1.0, 3.0, 9.0];
+        let z = Tensor::<4>::from_data(TensorData::new(z, [1, 3, 1, 3]), &d);
+        let labels = |r: Vec<u8>| {
+            let t = PixelTargets::new(&[crate::data::ClassMap { width: 3, height: 1, data: r }], &d).unwrap();
+            runner_up(z.clone(), &t).into_data().try_into_vec_as::<i64>().unwrap()
+        };
+        assert_eq!(labels(vec![0, 2, 1]), vec![1, 1, 2]);
+        assert_eq!(labels(vec![1, 0, 2]), vec![0, 2, 0]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::data::{ClassMap, nearest_resize_map};
 use crate::error::{Error, Result};
 
 /// IoU per class and accuracy by object size of some maps against their references.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MapDetail {
     /// IoU of every class (index = class) over one confusion matrix of all the maps; `None`
     /// (JSON `null`) where the class is neither in the references nor in the predictions.

@@ -129,8 +129,36 @@ fn targeted_image_writes_files_and_a_full_report() {
     for f in ["linf", "l2", "psnr"] {
         num(&r["overall"]["quantized"][f], f);
     }
+    check_detail(&r);
     let stdout = String::from_utf8_lossy(&res.stdout);
     assert!(stdout.contains("agreement with target"), "{stdout}");
+}
+
+/// The per-class IoU and accuracy by object size of a targeted-image report on VOC whose
+/// image #2 is the target.
+fn check_detail(r: &Value) {
+    assert_eq!(r["classes"].as_array().map(Vec::len), Some(21));
+    assert_eq!(r["classes"][15], "person");
+    let images = r["images"].as_array().unwrap();
+    for (what, d) in [("image 1", &images[0]["detail"]), ("image 2", &images[1]["detail"]), ("overall", &r["overall"]["detail"])] {
+        let wanted: [(&str, &[&str]); 2] = [("clean", &["vs_target", "vs_ground_truth"]), ("adversarial", &["vs_clean", "vs_target", "vs_ground_truth"])];
+        for (kind, refs) in wanted {
+            for m in refs {
+                let x = &d[kind][m];
+                assert_eq!(x["per_class_iou"].as_array().map(Vec::len), Some(21), "{what}.{kind}.{m}");
+                let objects: u64 = ["small", "medium", "large"].iter().map(|b| x["by_size"][b]["objects"].as_u64().unwrap()).sum();
+                assert!(objects > 0, "{what}.{kind}.{m}: no objects");
+            }
+        }
+        assert!(d["clean"]["vs_clean"].is_null(), "{what}");
+    }
+    // the target image's clean map is its own target: every class present has IoU 1
+    let own = images[1]["detail"]["clean"]["vs_target"]["per_class_iou"].as_array().unwrap();
+    assert!(own.iter().all(|v| v.is_null() || v.as_f64() == Some(1.0)), "{own:?}");
+    // the mean of the per-class IoU is the mIoU of the same comparison
+    let iou: Vec<f64> = images[0]["detail"]["adversarial"]["vs_ground_truth"]["per_class_iou"].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
+    let miou = num(&images[0]["quantized"]["vs_ground_truth"]["miou"], "miou");
+    assert!((iou.iter().sum::<f64>() / iou.len() as f64 - miou).abs() < 1e-9, "{iou:?} vs {miou}");
 }
 
 #[test]

@@ -264,6 +264,24 @@ adaptive = false
     let t = &rows[2];
     assert!(t.attacked.target_agreement.unwrap() > t.clean_target_agreement.unwrap());
     assert!(t.defenses[1].adaptive.is_none());
+    // per image, per class and by object size
+    let m = &a.models[0];
+    assert_eq!((m.classes.len(), m.classes[15].as_str()), (21, "person"));
+    let names: Vec<&str> = m.clean_per_image.iter().map(|s| s.image.as_str()).collect();
+    assert_eq!(names, ["294", "8"]);
+    for row in std::iter::once((&m.clean_per_image, &m.clean_detail, &m.clean)).chain(rows.iter().map(|r| (&r.per_image, &r.detail, &r.attacked))) {
+        let (per_image, detail, pooled) = row;
+        assert_eq!(per_image.len(), 2);
+        assert!(per_image.iter().all(|s| (0.0..=1.0).contains(&s.miou) && (0.0..=1.0).contains(&s.pixel_accuracy)));
+        let iou: Vec<f64> = detail.per_class_iou.iter().flatten().copied().collect();
+        assert_eq!(detail.per_class_iou.len(), 21);
+        assert!((iou.iter().sum::<f64>() / iou.len() as f64 - pooled.miou).abs() < 1e-9, "{iou:?} vs {}", pooled.miou);
+        let b = &detail.by_size;
+        assert!(b.small.objects + b.medium.objects + b.large.objects > 0 && b.large.accuracy.is_some());
+    }
+    // the targeted row's per-image target agreement averages to its pooled one
+    let ta: Vec<f64> = t.per_image.iter().filter_map(|s| s.target_agreement).collect();
+    assert!((ta.iter().sum::<f64>() / 2.0 - t.attacked.target_agreement.unwrap()).abs() < 1e-9, "{ta:?}");
 
     // the CLI: results.md and results.json
     let file = dir.join("exp.toml");
@@ -276,6 +294,7 @@ adaptive = false
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
     assert!(md.contains("bits-4: adaptive") && md.contains("Agreement with the target map"), "{md}");
+    assert!(md.contains("Per image") && md.contains("| person |") && md.contains("by ground-truth object size"), "{md}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("1bad.png"));
     let json = std::fs::read_to_string(out.join("results.json")).unwrap();
     assert_eq!(json, a.to_json().unwrap(), "the CLI's JSON differs from the library run");

@@ -5,6 +5,7 @@
 use burn::tensor::Tensor;
 
 use super::apgd::apgd;
+use super::dag::dag;
 use super::goal::Goal;
 use super::outcome::AttackResult;
 use super::pgd::{Observer, PgdConfig, pgd};
@@ -13,9 +14,9 @@ use super::spec::AttackKind;
 use crate::error::Result;
 use crate::model::SegModel;
 
-/// Run the attack family `kind` on the batch `x` once (see [`pgd()`], [`apgd()`] and [`sea()`]
-/// for the contract; all take the same settings and return the same result). Front ends call
-/// [`super::run_with_restarts`], which wraps this for `cfg.restarts`.
+/// Run the attack family `kind` on the batch `x` once (see [`pgd()`], [`apgd()`], [`sea()`] and
+/// [`dag()`] for the contract; all take the same settings and return the same result). Front
+/// ends call [`super::run_with_restarts`], which wraps this for `cfg.restarts`.
 pub async fn run_kind<M: SegModel + ?Sized>(
     kind: AttackKind,
     model: &M,
@@ -28,6 +29,7 @@ pub async fn run_kind<M: SegModel + ?Sized>(
         AttackKind::Pgd => pgd(model, x, goal, cfg, observer).await,
         AttackKind::Apgd => apgd(model, x, goal, cfg, observer).await,
         AttackKind::Sea => sea(model, x, goal, cfg, observer).await,
+        AttackKind::Dag => dag(model, x, goal, cfg, observer).await,
     }
 }
 
@@ -50,5 +52,6 @@ mod tests {
         run(AttackKind::Pgd, |m, x, c| crate::util::block_on(pgd(m, x, &Goal::untargeted(), c, None)).unwrap());
         run(AttackKind::Apgd, |m, x, c| crate::util::block_on(apgd(m, x, &Goal::untargeted(), c, None)).unwrap());
         run(AttackKind::Sea, |m, x, c| crate::util::block_on(sea(m, x, &Goal::untargeted(), c, None)).unwrap());
+        run(AttackKind::Dag, |m, x, c| crate::util::block_on(dag(m, x, &Goal::untargeted(), c, None)).unwrap());
     }
 }

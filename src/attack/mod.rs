@@ -1,4 +1,4 @@
-//! Gradient attacks on segmentation networks: the PGD family and APGD.
+//! Gradient attacks on segmentation networks: the PGD family, APGD and DAG.
 //!
 //! Projected gradient descent (Madry et al., "Towards Deep Learning Models Resistant to
 //! Adversarial Attacks", ICLR 2018) on images in `[0, 1]` pixel space, extended to dense
@@ -9,9 +9,10 @@
 //!
 //! - a PGD loop ([`pgd()`], async) configured by a [`PgdConfig`], and APGD ([`apgd()`], Croce
 //!   & Hein, ICML 2020: adaptive step size, momentum, best iterate per image) on the same
-//!   settings, and SEA ([`sea()`], Croce, Singh & Hein, ECCV 2024: APGD once per loss of an
-//!   ensemble, per image the strongest); [`run_kind`] picks one by [`AttackKind`] and
-//!   [`run_with_restarts`] repeats any of them from random starts;
+//!   settings, SEA ([`sea()`], Croce, Singh & Hein, ECCV 2024: APGD once per loss of an
+//!   ensemble, per image the strongest) and DAG ([`dag()`], Xie et al., ICCV 2017: the margin
+//!   over the pixels not yet fooled, L∞-normalised steps); [`run_kind`] picks one by
+//!   [`AttackKind`] and [`run_with_restarts`] repeats any of them from random starts;
 //! - the threat model ([`Norm`]: L∞ or L2) supplies the random start, the normalisation of the
 //!   gradient into a step and the projection onto the ε-ball (plus clamping to `[0, 1]`);
 //! - the [`Goal`] decides the per-pixel reference map and the *sign* of the step: untargeted
@@ -31,6 +32,7 @@
 //! gradient is computed. Tensors are `[N, 3, H, W]` images in `[0, 1]` RGB throughout.
 
 pub mod apgd;
+pub mod dag;
 pub mod dispatch;
 pub mod ensemble;
 pub mod goal;
@@ -43,6 +45,7 @@ pub mod radius;
 pub mod radius_schedule;
 pub mod report;
 pub mod restarts;
+pub mod report_detail;
 pub mod run;
 pub mod sea;
 pub mod spec;
@@ -50,6 +53,7 @@ pub mod spec_goal;
 pub mod warm_up;
 
 pub use apgd::apgd;
+pub use dag::dag;
 pub use dispatch::run_kind;
 pub use goal::{Goal, MapSource, Mask, Region, Target};
 pub use loss::LossKind;
@@ -57,6 +61,7 @@ pub use norm::Norm;
 pub use outcome::{AttackResult, Control, ImageStats, Outcome, Progress, StepRecord};
 pub use pgd::{PgdConfig, pgd};
 pub use report::{AttackReport, ImageReport, Scores};
+pub use report_detail::{DetailScores, ReportDetail};
 pub use run::{AttackImages, AttackOutput, BatchImage, GoalMaps, run_attack};
 pub use radius::Radius;
 pub use restarts::run_with_restarts;

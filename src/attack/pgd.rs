@@ -130,7 +130,7 @@ pub(super) async fn read_f32(t: Tensor<4>) -> crate::error::Result<Vec<f32>> {
     data.try_into_vec_as::<f32>().map_err(|e| backend_err("reading images failed", e))
 }
 
-async fn read_scalar(t: Tensor<1>) -> crate::error::Result<f64> {
+pub(super) async fn read_scalar(t: Tensor<1>) -> crate::error::Result<f64> {
     let data = t.into_data_async().await.map_err(|e| backend_err("reading the loss failed", e))?;
     let v = data.try_into_vec_as::<f32>().map_err(|e| backend_err("reading the loss failed", e))?;
     v.first().map(|&x| f64::from(x)).ok_or_else(|| Error::Backend("the loss tensor is empty".into()))

@@ -6,6 +6,7 @@ use serde::{Serialize, Serializer};
 
 use super::loss::LossKind;
 use super::outcome::{AttackResult, Outcome, StepRecord};
+use super::report_detail::{ReportDetail, detail_all, detail_one};
 use super::spec::AttackSpec;
 use crate::data::ClassMap;
 use crate::error::Result;
@@ -78,6 +79,8 @@ pub struct ImageReport {
     pub defended: Option<DefendedScores>,
     /// `sea`: the loss of the ensemble member whose result this image kept (`null` otherwise).
     pub winning_loss: Option<LossKind>,
+    /// Per-class IoU and accuracy by object size (clean and 8-bit adversarial).
+    pub detail: ReportDetail,
 }
 
 /// The batch as a whole (one confusion matrix over all images).
@@ -91,6 +94,8 @@ pub struct OverallReport {
     pub quantized: Scores,
     /// The defended model (with a defense).
     pub defended: Option<DefendedScores>,
+    /// Per-class IoU and accuracy by object size, pooled (clean and 8-bit adversarial).
+    pub detail: ReportDetail,
 }
 
 /// The defense of the run.
@@ -127,6 +132,8 @@ pub struct AttackReport {
     pub steps_run: usize,
     /// Whether the loop ended early.
     pub stopped_early: bool,
+    /// The model's class names (index = class), for the per-class IoU lists.
+    pub classes: Vec<String>,
     /// Images in the batch.
     pub n_images: usize,
     /// How many of them have ground truth.
@@ -260,6 +267,7 @@ pub(crate) fn scores(
             quantized: refs.outcome_one(q, i)?,
             defended: defended.map(|(c, a)| refs.defended_one(c, a, i)).transpose()?,
             winning_loss: r.adversarial.per_image[i].winning_loss,
+            detail: detail_one(refs, &q.maps, i)?,
         });
     }
     let overall = OverallReport {
@@ -267,6 +275,7 @@ pub(crate) fn scores(
         adversarial: refs.outcome_all(&r.adversarial)?,
         quantized: refs.outcome_all(q)?,
         defended: defended.map(|(c, a)| refs.defended_all(c, a)).transpose()?,
+        detail: detail_all(refs, &q.maps)?,
     };
     Ok((images, overall))
 }

@@ -151,6 +151,7 @@ pub async fn run_attack(
         target_class_name,
         steps_run: r.steps_run,
         stopped_early: r.stopped_early,
+        classes: model.spec.classes().iter().map(|c| c.to_string()).collect(),
         n_images: images.len(),
         n_images_with_ground_truth: ground_truth.iter().filter(|g| g.is_some()).count(),
         images: per_image,

@@ -3,7 +3,7 @@
 //! validated once, then turned into the loop's settings ([`PgdConfig`]) and a [`Goal`].
 //!
 //! ```toml
-//! kind = "pgd"                  # the attack family: apgd (default) | pgd | sea
+//! kind = "pgd"                  # the attack family: apgd (default) | pgd | sea | dag
 //! goal = "targeted-class"       # untargeted | targeted-image | targeted-class | targeted-map
 //! target_class = "person"       # index or name
 //! loss = "segpgd"               # ce | segpgd | cospgd | masked-ce | balanced-ce | js
@@ -52,18 +52,24 @@ pub enum AttackKind {
     /// CE, balanced masked CE, JS), `steps` each, per image the strongest result (`loss` does
     /// not apply).
     Sea,
+    /// DAG (Xie et al., ICCV 2017): steps `γ·g/‖g‖∞` along the margin gradient of the pixels
+    /// not yet fooled (or not yet on their target), until none is left or the steps run out;
+    /// γ = `step_size` (or `step_factor · ε`), default 0.5/255; the best iterate per image is
+    /// kept; `eps = 1` (L∞) is the paper's unbounded attack.
+    Dag,
 }
 
 impl AttackKind {
     /// Every attack family, the default first (front ends list them in this order).
-    pub const ALL: [AttackKind; 3] = [AttackKind::Apgd, AttackKind::Pgd, AttackKind::Sea];
+    pub const ALL: [AttackKind; 4] = [AttackKind::Apgd, AttackKind::Pgd, AttackKind::Sea, AttackKind::Dag];
 
-    /// Its name in specs (`apgd`, `pgd`, `sea`).
+    /// Its name in specs (`apgd`, `pgd`, `sea`, `dag`).
     pub fn name(self) -> &'static str {
         match self {
             AttackKind::Pgd => "pgd",
             AttackKind::Apgd => "apgd",
             AttackKind::Sea => "sea",
+            AttackKind::Dag => "dag",
         }
     }
 
@@ -73,17 +79,18 @@ impl AttackKind {
             AttackKind::Pgd => "PGD (fixed step)",
             AttackKind::Apgd => "APGD (adaptive step)",
             AttackKind::Sea => "SEA (APGD × 3 losses, worst case per image)",
+            AttackKind::Dag => "DAG (dense margin, until every pixel is fooled)",
         }
     }
 
-    /// Whether `step_size` / `step_factor` apply (a fixed-step loop).
+    /// Whether `step_size` / `step_factor` apply (PGD's fixed step, DAG's γ).
     pub fn uses_step_size(self) -> bool {
-        matches!(self, AttackKind::Pgd)
+        matches!(self, AttackKind::Pgd | AttackKind::Dag)
     }
 
-    /// Whether `loss` applies (SEA runs its own set of losses).
+    /// Whether `loss` steers the attack (SEA runs its own set of losses; DAG follows its margin).
     pub fn uses_loss(self) -> bool {
-        !matches!(self, AttackKind::Sea)
+        !matches!(self, AttackKind::Sea | AttackKind::Dag)
     }
 }
 
@@ -407,9 +414,10 @@ impl AttackSpec {
 
     /// The loop's settings at radius `eps` with `seed` for the random start.
     pub fn pgd_config(&self, eps: f64, seed: u64) -> Result<PgdConfig> {
-        let step = match (&self.step_size, self.step_factor) {
-            (Some(a), _) => Some(a.value),
-            (None, f) => Some(f.unwrap_or(0.25) * eps).filter(|a| *a > 0.0),
+        let step = match (&self.step_size, self.step_factor, self.kind) {
+            (Some(a), _, _) => Some(a.value),
+            (None, None, AttackKind::Dag) => Some(super::dag::GAMMA),
+            (None, f, _) => Some(f.unwrap_or(0.25) * eps).filter(|a| *a > 0.0),
         };
         let cfg = PgdConfig::new()
             .with_eps(eps)
@@ -463,6 +471,12 @@ mod tests {
         assert_eq!(t, j);
         assert_eq!(serde_json::to_value(&t).unwrap()["kind"], "pgd");
         assert_eq!(serde_json::to_value(AttackSpec::default()).unwrap()["kind"], "apgd");
+        let d = AttackSpec::from_toml("kind = \"dag\"\neps = 1\nsteps = 50\n").unwrap();
+        assert_eq!((d.kind, d.label()), (AttackKind::Dag, "dag-ce".to_string()));
+        // DAG's default step is the paper's γ = 0.5/255, whatever ε
+        assert!((d.pgd_config(1.0, 0).unwrap().alpha() - 0.5 / 255.0).abs() < 1e-15);
+        let d = AttackSpec::from_json(r#"{"kind": "dag", "step_factor": 0.1, "eps": "8/255"}"#).unwrap();
+        assert!((d.pgd_config(8.0 / 255.0, 0).unwrap().alpha() - 0.8 / 255.0).abs() < 1e-15);
         let e = AttackSpec::from_json(r#"{"kind": "fgsm"}"#).unwrap_err().to_string();
         assert!(e.contains("fgsm") && e.contains("apgd"), "{e}");
     }

@@ -1,6 +1,7 @@
 //! The Markdown tables of an experiment (`results.md`).
 
-use super::result::{AttackRow, ExperimentResult, ModelResult, Score, TransferResult};
+use super::result::{AttackRow, ExperimentResult, ImageScore, ModelResult, Score, TransferResult};
+use crate::metrics::{BucketScore, MapDetail};
 
 fn cell(s: &Score) -> String {
     format!("{:.4} / {:.4}", s.miou, s.pixel_accuracy)
@@ -97,7 +98,88 @@ fn model_tables(m: &ModelResult) -> String {
         s += &format!(" {} ε={}: L∞ {:.5}, PSNR {:.2} dB;", r.attack, r.eps, r.linf, r.psnr);
     }
     s += "\n\n";
+    s += &per_image_table(m);
+    s += &per_class_table(m);
+    s += &by_size_table(m);
     s
+}
+
+/// The column heading of an attack row.
+fn column(r: &AttackRow) -> String {
+    format!("{} ε={} seed {}", r.attack, r.eps, r.seed)
+}
+
+/// The header of a table with one column for the clean images and one per attack row.
+fn header(first: &str, m: &ModelResult) -> String {
+    let cols: Vec<String> = m.attacks.iter().map(column).collect();
+    format!("| {first} | clean | {} |\n|---|---|{}\n", cols.join(" | "), "---|".repeat(cols.len()))
+}
+
+fn image_cell(s: Option<&ImageScore>) -> String {
+    s.map_or("–".into(), |s| format!("{:.4} / {:.4}", s.miou, s.pixel_accuracy))
+}
+
+/// Per image: mIoU / pixel accuracy of the undefended model, clean and under every attack.
+fn per_image_table(m: &ModelResult) -> String {
+    if m.clean_per_image.is_empty() {
+        return String::new();
+    }
+    let mut s = format!("Per image (undefended, mIoU / pixel accuracy against ground truth):\n\n{}", header("image", m));
+    for (i, c) in m.clean_per_image.iter().enumerate() {
+        s += &format!("| {} | {} |", c.image, image_cell(Some(c)));
+        for r in &m.attacks {
+            s += &format!(" {} |", image_cell(r.per_image.get(i)));
+        }
+        s += "\n";
+    }
+    s + "\n"
+}
+
+/// IoU per class against ground truth (undefended), for the classes present anywhere.
+fn per_class_table(m: &ModelResult) -> String {
+    let details: Vec<&MapDetail> = std::iter::once(&m.clean_detail).chain(m.attacks.iter().map(|r| &r.detail)).collect();
+    let n = details.iter().map(|d| d.per_class_iou.len()).max().unwrap_or(0);
+    if n == 0 {
+        return String::new();
+    }
+    let mut s = format!("IoU per class against ground truth (undefended):\n\n{}", header("class", m));
+    for c in 0..n {
+        let cells: Vec<Option<f64>> = details.iter().map(|d| d.per_class_iou.get(c).copied().flatten()).collect();
+        if cells.iter().all(Option::is_none) {
+            continue;
+        }
+        let name = m.classes.get(c).cloned().unwrap_or_else(|| c.to_string());
+        let cells: Vec<String> = cells.iter().map(|v| v.map_or("–".into(), |v| format!("{v:.4}"))).collect();
+        s += &format!("| {name} | {} |\n", cells.join(" | "));
+    }
+    s + "\n"
+}
+
+fn bucket_cell(b: &BucketScore) -> String {
+    b.accuracy.map_or("–".into(), |a| format!("{a:.4}"))
+}
+
+/// Accuracy on small, medium and large ground-truth objects (undefended).
+fn by_size_table(m: &ModelResult) -> String {
+    let c = &m.clean_detail.by_size;
+    if c.small.objects + c.medium.objects + c.large.objects == 0 {
+        return String::new();
+    }
+    let mut s = format!(
+        "Pixel accuracy by ground-truth object size (undefended; 4-connected objects: small < 0.33 %, medium < 3 %, large ≥ 3 % of the image):\n\n\
+         | | small ({} objects) | medium ({}) | large ({}) |\n|---|---|---|---|\n| clean | {} | {} | {} |\n",
+        c.small.objects,
+        c.medium.objects,
+        c.large.objects,
+        bucket_cell(&c.small),
+        bucket_cell(&c.medium),
+        bucket_cell(&c.large)
+    );
+    for r in &m.attacks {
+        let b = &r.detail.by_size;
+        s += &format!("| {} | {} | {} | {} |\n", column(r), bucket_cell(&b.small), bucket_cell(&b.medium), bucket_cell(&b.large));
+    }
+    s + "\n"
 }
 
 /// The transfer matrix.
@@ -132,6 +214,16 @@ mod tests {
     use super::super::result::{DefenseScore, Skipped};
     use super::*;
 
+    fn image(miou: f64, target_agreement: Option<f64>) -> ImageScore {
+        ImageScore { image: "0".into(), miou, pixel_accuracy: 0.9, target_agreement }
+    }
+
+    /// A detail with one small object kept to `small` accuracy.
+    fn detail(per_class_iou: Vec<Option<f64>>, small: f64) -> MapDetail {
+        let b = BucketScore { objects: 1, pixels: 8, correct: (small * 8.0) as u64, accuracy: Some(small) };
+        MapDetail { per_class_iou, by_size: crate::metrics::SizeAccuracy { small: b, ..Default::default() } }
+    }
+
     #[test]
     fn markdown_has_every_table() {
         let s = Score { miou: 0.5, pixel_accuracy: 0.9, target_agreement: None };
@@ -155,7 +247,12 @@ mod tests {
                     linf: 0.0157,
                     psnr: 40.0,
                     defenses: vec![DefenseScore { defense: "ms".into(), non_adaptive: s, adaptive: None }],
+                    per_image: vec![image(0.25, Some(0.7))],
+                    detail: detail(vec![Some(0.3), None, None], 0.125),
                 }],
+                classes: vec!["background".into(), "aeroplane".into(), "bicycle".into()],
+                clean_per_image: vec![image(0.5, None)],
+                clean_detail: detail(vec![Some(0.9), None, Some(0.8)], 0.875),
             }],
             transfer: Some(TransferResult {
                 models: vec!["m".into(), "n".into()],
@@ -169,6 +266,18 @@ mod tests {
             seconds: vec![("m".into(), 3.0)],
         };
         let md = r.to_markdown();
+        for needle in [
+            "| image | clean | a ε=4/255 seed 0 |",
+            "| 0 | 0.5000 / 0.9000 | 0.2500 / 0.9000 |",
+            "| background | 0.9000 | 0.3000 |",
+            "| bicycle | 0.8000 | – |",
+            "| small (1 objects) | medium (0) | large (0) |",
+            "| clean | 0.8750 | – | – |",
+            "| a ε=4/255 seed 0 | 0.1250 | – | – |",
+        ] {
+            assert!(md.contains(needle), "{needle} missing in\n{md}");
+        }
+        assert!(!md.contains("| aeroplane |"), "a class absent everywhere has no row:\n{md}");
         for needle in ["### m (257×257)", "ms: non-adaptive", "| clean | 0 | – | 0.5000 / 0.9000 |", "Agreement with the target map", "| 0.1000 | 0.7000 |", "**0.1000**", "Skipped: bad.png (broken)", "m 3 s"] {
             assert!(md.contains(needle), "{needle} missing in\n{md}");
         }
@@ -176,5 +285,14 @@ mod tests {
         assert!(!json.contains("seconds"));
         let back: ExperimentResult = serde_json::from_str(&json).unwrap();
         assert_eq!(back.models, r.models);
+        assert!(json.contains("\"per_class_iou\"") && json.contains("\"per_image\"") && json.contains("\"by_size\""), "{json}");
+        // results written before the per-image and per-class fields still read
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        for key in ["classes", "clean_per_image", "clean_detail"] {
+            old["models"][0].as_object_mut().unwrap().remove(key);
+        }
+        old["models"][0]["attacks"][0].as_object_mut().unwrap().remove("detail");
+        let back: ExperimentResult = serde_json::from_value(old).unwrap();
+        assert!(back.models[0].classes.is_empty() && back.models[0].attacks[0].detail.per_class_iou.is_empty());
     }
 }

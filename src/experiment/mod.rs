@@ -4,6 +4,7 @@
 //! Markdown ([`markdown`]).
 
 pub mod file;
+pub mod detail;
 pub(crate) mod items;
 pub mod markdown;
 pub mod result;
@@ -11,5 +12,5 @@ pub mod runner;
 pub mod transfer;
 
 pub use file::{ExperimentFile, TransferSpec, resolve_images};
-pub use result::{AttackRow, DefenseScore, ExperimentProgress, ExperimentResult, ModelResult, Score, Skipped, TransferResult};
+pub use result::{AttackRow, DefenseScore, ExperimentProgress, ExperimentResult, ImageScore, ModelResult, Score, Skipped, TransferResult};
 pub use runner::run;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::file::ExperimentFile;
 use crate::error::{Error, Result};
+use crate::metrics::MapDetail;
 
 /// `mIoU` and pixel accuracy against ground truth, plus agreement with a target where the
 /// goal has one.
@@ -15,6 +16,19 @@ pub struct Score {
     /// Pixel accuracy against ground truth.
     pub pixel_accuracy: f64,
     /// Mean agreement with the target map (targeted attacks only).
+    pub target_agreement: Option<f64>,
+}
+
+/// One image's scores against its ground truth (and its target agreement).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageScore {
+    /// The image's name.
+    pub image: String,
+    /// mIoU of the image alone against its ground truth.
+    pub miou: f64,
+    /// Pixel accuracy against its ground truth.
+    pub pixel_accuracy: f64,
+    /// Agreement with its target map (targeted attacks; not for the target image itself).
     pub target_agreement: Option<f64>,
 }
 
@@ -50,6 +64,14 @@ pub struct AttackRow {
     pub psnr: f64,
     /// Per defense.
     pub defenses: Vec<DefenseScore>,
+    /// The undefended model on each adversarial image, in the order of
+    /// [`ExperimentResult::images`].
+    #[serde(default)]
+    pub per_image: Vec<ImageScore>,
+    /// The undefended model on the adversarial images against ground truth: IoU per class and
+    /// accuracy by object size, pooled over the images.
+    #[serde(default)]
+    pub detail: MapDetail,
 }
 
 /// Everything measured on one model.
@@ -67,6 +89,16 @@ pub struct ModelResult {
     pub clean_defended: Vec<(String, Score)>,
     /// Attack settings.
     pub attacks: Vec<AttackRow>,
+    /// The model's class names (index = class, as in the per-class IoU lists).
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// The undefended model on each clean image.
+    #[serde(default)]
+    pub clean_per_image: Vec<ImageScore>,
+    /// The undefended model on clean images against ground truth: IoU per class and accuracy
+    /// by object size.
+    #[serde(default)]
+    pub clean_detail: MapDetail,
 }
 
 /// The transfer matrix.

@@ -5,6 +5,7 @@ use std::ops::Range;
 
 use burn::tensor::Device;
 
+use super::detail::{detail, image_scores};
 use super::file::ExperimentFile;
 use super::items::{Item, inputs, load_items};
 use super::result::{AttackRow, DefenseScore, ExperimentProgress, ExperimentResult, ModelResult, Score};
@@ -179,6 +180,39 @@ pub fn run(exp: &ExperimentFile, device: &Device, on_progress: &mut dyn FnMut(&E
     })
 }
 
+/// Each defense on the images `crafted` against the undefended model, and (where adaptive)
+/// on images crafted against the defended model itself.
+#[allow(clippy::too_many_arguments)]
+fn defense_scores(
+    defended: &[(String, Defended, bool)],
+    crafted: &Crafted,
+    x: &[RgbImage01],
+    goal: &SetGoal<'_>,
+    cfg: &PgdConfig,
+    items: &[Item],
+    exp: &ExperimentFile,
+    ad: &Device,
+    label: &str,
+    tick: &mut dyn FnMut(String),
+) -> Result<Vec<DefenseScore>> {
+    let (skip, k, targeted) = (goal.skip(), goal.seg.spec.num_classes(), goal.spec.is_targeted());
+    let targets = targeted.then_some(crafted.targets.as_slice());
+    let mut dscores = Vec::new();
+    for (dn, d, adaptive) in defended {
+        tick(format!("{label}, {dn} (non-adaptive)"));
+        let non_adaptive = score(&predict(d, &crafted.images, exp.batch, ad)?, items, targets, skip, k)?;
+        let adaptive = if *adaptive {
+            tick(format!("{label}, {dn} (adaptive)"));
+            let ca = craft(d, x, goal, cfg, exp.batch, ad)?;
+            Some(score(&ca.maps, items, targeted.then_some(ca.targets.as_slice()), skip, k)?)
+        } else {
+            None
+        };
+        dscores.push(DefenseScore { defense: dn.clone(), non_adaptive, adaptive });
+    }
+    Ok(dscores)
+}
+
 /// Everything measured on one model.
 fn run_model(
     exp: &ExperimentFile,
@@ -221,19 +255,7 @@ fn run_model(
                     Some(_) => score(&clean_maps, items, targets, skip, k)?.target_agreement,
                     None => None,
                 };
-                let mut dscores = Vec::new();
-                for (dn, d, adaptive) in &defended {
-                    tick(format!("{label}, {dn} (non-adaptive)"));
-                    let non_adaptive = score(&predict(d, &c.images, exp.batch, ad)?, items, targets, skip, k)?;
-                    let adaptive = if *adaptive {
-                        tick(format!("{label}, {dn} (adaptive)"));
-                        let ca = craft(d, &x, &goal, &cfg, exp.batch, ad)?;
-                        Some(score(&ca.maps, items, a.is_targeted().then_some(ca.targets.as_slice()), skip, k)?)
-                    } else {
-                        None
-                    };
-                    dscores.push(DefenseScore { defense: dn.clone(), non_adaptive, adaptive });
-                }
+                let dscores = defense_scores(&defended, &c, &x, &goal, &cfg, items, exp, ad, &label, tick)?;
                 rows.push(AttackRow {
                     attack: a.label(),
                     eps: eps.text.clone(),
@@ -244,9 +266,21 @@ fn run_model(
                     linf: c.linf,
                     psnr: pooled_psnr(&c.psnrs),
                     defenses: dscores,
+                    per_image: image_scores(&c.maps, items, targets, skip, k)?,
+                    detail: detail(&c.maps, items, k)?,
                 });
             }
         }
     }
-    Ok(ModelResult { model: name.to_string(), input_size: (w, h), n_images: items.len(), clean, clean_defended, attacks: rows })
+    Ok(ModelResult {
+        model: name.to_string(),
+        input_size: (w, h),
+        n_images: items.len(),
+        clean,
+        clean_defended,
+        attacks: rows,
+        classes: seg.spec.classes().iter().map(|c| c.to_string()).collect(),
+        clean_per_image: image_scores(&clean_maps, items, None, None, k)?,
+        clean_detail: detail(&clean_maps, items, k)?,
+    })
 }

@@ -5,9 +5,13 @@
 //! Perturbation metrics compare two images whose values are in `[0, 1]` (or 8-bit images).
 
 pub mod confusion;
+pub mod detail;
 pub mod distance;
+pub mod object_size;
 pub mod score;
 
 pub use confusion::ConfusionMatrix;
+pub use detail::{MapDetail, per_class_iou};
 pub use distance::{l2, linf, psnr};
+pub use object_size::{BucketScore, SizeAccuracy, accuracy_by_size};
 pub use score::{MapMetrics, SegMetrics, agreement, compare_maps};

@@ -41,6 +41,9 @@ pub enum Kind {
     /// SEA (Croce, Singh & Hein 2024): APGD once per loss of --losses (default masked-ce,
     /// balanced-ce, js), --steps each; per image the strongest result.
     Sea,
+    /// DAG (Xie et al. 2017): L∞-normalised steps of γ (--step-size, default 0.5/255) on the
+    /// pixels not yet fooled, until none is left; --eps 1 is the paper's unbounded attack.
+    Dag,
 }
 
 /// Adversarial attack (PGD family or APGD) on a batch of images: writes NAME_adv.png (8-bit),
@@ -58,7 +61,7 @@ pub struct AttackArgs {
         "early_stop", "keep_best", "restarts", "radius_schedule", "losses", "vs_gt", "target_index", "target_gt", "target_class", "target_map", "mask",
         "keep_outside", "keep_unpainted", "reconstruct", "multiscale", "adaptive"])]
     pub spec: Option<PathBuf>,
-    /// Attack family: apgd, pgd or sea.
+    /// Attack family: apgd, pgd, sea or dag.
     #[arg(long, value_enum, default_value = "apgd")]
     pub kind: Kind,
     /// Attack goal.
@@ -67,7 +70,7 @@ pub struct AttackArgs {
     /// Perturbation budget ε in [0, 1] pixel units: a number or a fraction such as 8/255.
     #[arg(long, default_value = "8/255", allow_hyphen_values = true)]
     pub eps: String,
-    /// Step size α (number or fraction); default ε/4.
+    /// Step size α (number or fraction); default ε/4 (dag: 0.5/255).
     #[arg(long, allow_hyphen_values = true)]
     pub step_size: Option<String>,
     /// Number of PGD steps.
@@ -177,6 +180,7 @@ impl AttackArgs {
             Kind::Pgd => AttackKind::Pgd,
             Kind::Apgd => AttackKind::Apgd,
             Kind::Sea => AttackKind::Sea,
+            Kind::Dag => AttackKind::Dag,
         };
         let losses = self.losses.as_deref().map(|l| l.split(',').map(|s| s.trim().parse()).collect::<Result<Vec<_>>>()).transpose()?;
         let spec = AttackSpec {

@@ -95,7 +95,7 @@ fn model_tables(m: &ModelResult) -> String {
     }
     s += "Achieved norms:";
     for r in &m.attacks {
-        s += &format!(" {} ε={}: L∞ {:.5}, PSNR {:.2} dB;", r.attack, r.eps, r.linf, r.psnr);
+        s += &format!(" {} ε={}: L∞ {:.5}, PSNR {:.2} dB, crafted in {:.1} s;", r.attack, r.eps, r.linf, r.psnr, r.seconds);
     }
     s += "\n\n";
     s += &per_image_table(m);
@@ -246,6 +246,7 @@ mod tests {
                     clean_target_agreement: Some(0.1),
                     linf: 0.0157,
                     psnr: 40.0,
+                    seconds: 0.0,
                     defenses: vec![DefenseScore { defense: "ms".into(), non_adaptive: s, adaptive: None }],
                     per_image: vec![image(0.25, Some(0.7))],
                     detail: detail(vec![Some(0.3), None, None], 0.125),

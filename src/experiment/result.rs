@@ -62,6 +62,10 @@ pub struct AttackRow {
     pub linf: f64,
     /// PSNR over all adversarial images (pooled MSE), dB.
     pub psnr: f64,
+    /// Wall-clock seconds the crafting took (all images; not the scoring or the defenses). In
+    /// results.md only, not in the JSON, so that results stay reproducible.
+    #[serde(skip)]
+    pub seconds: f64,
     /// Per defense.
     pub defenses: Vec<DefenseScore>,
     /// The undefended model on each adversarial image, in the order of

@@ -248,7 +248,9 @@ fn run_model(
                 let cfg = a.pgd_config(eps.value, seed)?;
                 let label = format!("{name}: {} ε={}", a.label(), eps.text);
                 tick(format!("{label} seed {seed}"));
+                let t0 = crate::util::Timer::start();
                 let c = craft(seg, &x, &goal, &cfg, exp.batch, ad)?;
+                let seconds = t0.seconds();
                 let targets = a.is_targeted().then_some(c.targets.as_slice());
                 let attacked = score(&c.maps, items, targets, skip, k)?;
                 let clean_target_agreement = match targets {
@@ -265,6 +267,7 @@ fn run_model(
                     clean_target_agreement,
                     linf: c.linf,
                     psnr: pooled_psnr(&c.psnrs),
+                    seconds,
                     defenses: dscores,
                     per_image: image_scores(&c.maps, items, targets, skip, k)?,
                     detail: detail(&c.maps, items, k)?,

@@ -5,11 +5,12 @@
 //!
 //! ```text
 //! bench [--backend cpu|wgpu] [--models a,b] [--repeats N] [--batch N] [--loss ce|segpgd|cospgd]
-//!       [--json FILE]
+//!       [--json FILE] [--warm-up]
 //! ```
 //! Prints one line per model and a JSON line per model (prefix `json:`); `--json` also writes
 //! the rows as one JSON array. Times are medians of warm runs; `first_forward_ms` and
-//! `first_step_ms` are the cold first calls (on wgpu they include compiling the shaders).
+//! `first_step_ms` are the first calls (on wgpu they include compiling the shaders), after
+//! [`advseg::attack::warm_up`] at the working size with `--warm-up` (`warm_up_ms`).
 
 use std::time::Instant;
 
@@ -27,6 +28,7 @@ struct Args {
     batch: usize,
     loss: LossKind,
     json: Option<String>,
+    warm_up: bool,
 }
 
 fn parse() -> Result<Args> {
@@ -37,6 +39,7 @@ fn parse() -> Result<Args> {
         batch: 1,
         loss: LossKind::Ce,
         json: None,
+        warm_up: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -48,6 +51,7 @@ fn parse() -> Result<Args> {
             "--batch" => a.batch = val()?.parse().map_err(|_| Error::InvalidArgument("--batch".into()))?,
             "--loss" => a.loss = val()?.parse()?,
             "--json" => a.json = Some(val()?),
+            "--warm-up" => a.warm_up = true,
             other => return Err(Error::InvalidArgument(format!("unknown option '{other}'"))),
         }
     }
@@ -102,7 +106,13 @@ fn run() -> Result<()> {
         let seg = Segmenter::load(name, &base)?;
         let seg_ad = Segmenter::load(name, &ad)?;
         let x = Tensor::<4>::random([args.batch, 3, h, w], Distribution::Uniform(0.0, 1.0), &base);
-        // the cold first call (shader compilation on wgpu, allocator on CPU)
+        let t = Instant::now();
+        if args.warm_up {
+            advseg::util::block_on(attack::warm_up(&seg_ad, &ad, attack::AttackKind::Apgd, args.batch, w, h))?;
+            sync(&ad)?;
+        }
+        let warm_up = t.elapsed().as_secs_f64();
+        // the first call (cold: shader compilation on wgpu, allocator on CPU — unless warmed up)
         let t = Instant::now();
         let _ = seg.logits(x.clone())?.into_data();
         let first_forward = t.elapsed().as_secs_f64();
@@ -147,7 +157,7 @@ fn run() -> Result<()> {
             "batch": args.batch, "forward_ms": f * 1e3, "forward_backward_ms": b * 1e3,
             "pgd_step_ms": p * 1e3, "pgd_loss": args.loss, "repeats": args.repeats,
             "first_forward_ms": first_forward * 1e3, "first_step_ms": first_step * 1e3,
-            "device": backend::describe(&base)});
+            "warm_up_ms": args.warm_up.then_some(warm_up * 1e3), "device": backend::describe(&base)});
         println!("json: {row}");
         rows.push(row);
     }

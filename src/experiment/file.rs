@@ -200,7 +200,7 @@ impl ExperimentFile {
 fn same_dataset(images: &ImageSource, specs: &[&crate::model::zoo::ModelSpec]) -> Result<()> {
     if let Some(d) = images.dataset() {
         if let Some(s) = specs.iter().find(|s| s.dataset != d) {
-            return Err(invalid(format!("model '{}' predicts {} classes, but the images are {}", s.name, if s.dataset == crate::data::Dataset::Voc { "VOC" } else { "Cityscapes" }, images.describe())));
+            return Err(invalid(format!("model '{}' predicts {} classes, but the images are {}", s.name, s.dataset.title(), images.describe())));
         }
     }
     Ok(())

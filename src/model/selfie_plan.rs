@@ -168,6 +168,7 @@ fn op_name(o: &TfOperator) -> String {
         (op::DEQUANTIZE, _) => "DEQUANTIZE".into(),
         (op::LOGISTIC, _) => "LOGISTIC".into(),
         (op::MUL, _) => "MUL".into(),
+        (op::MEAN, _) => "MEAN".into(),
         (op::RELU, _) => "RELU".into(),
         (op::RELU6, _) => "RELU6".into(),
         (op::RESIZE_BILINEAR, _) => "RESIZE_BILINEAR".into(),
@@ -262,6 +263,7 @@ impl Builder<'_> {
             (op::LOGISTIC, _) => (StepKind::Sigmoid, vec![x], xs),
             (op::ADD | op::MUL, _) => self.binary(i, o, x, xs)?,
             (op::AVERAGE_POOL_2D, _) => self.pool(i, o, x, xs)?,
+            (op::MEAN, _) => self.mean(i, o, x, xs)?,
             (op::RESIZE_BILINEAR, _) => self.resize(i, o, x, xs)?,
             _ => return Err(self.err(format!("operator {i} ({}) is not supported by the native network", op_name(o)))),
         };
@@ -412,6 +414,17 @@ impl Builder<'_> {
         }
         let out = [xs[0], (xs[1] - filter.0) / stride.0 + 1, (xs[2] - filter.1) / stride.1 + 1, xs[3]];
         Ok((StepKind::AvgPool { filter: [filter.0, filter.1], stride: [stride.0, stride.1] }, vec![x], out))
+    }
+
+    /// `MEAN` over height and width (axes 1 and 2 of NHWC), kept as size-1 axes.
+    fn mean(&self, i: usize, o: &TfOperator, x: usize, xs: Shape) -> Result<(StepKind, Vec<usize>, Shape)> {
+        let (_, t) = self.tensor(self.input(o, 1)?)?;
+        let mut axes = t.to_i32().map_err(|e| self.err(format!("operator {i} (MEAN): {e}")))?;
+        axes.sort_unstable();
+        if axes != [1, 2] {
+            return Err(self.err(format!("operator {i} (MEAN): axes {axes:?} are not supported (only [1, 2], height and width)")));
+        }
+        Ok((StepKind::GlobalAvgPool, vec![x], [xs[0], 1, 1, xs[3]]))
     }
 
     fn resize(&self, i: usize, o: &TfOperator, x: usize, xs: Shape) -> Result<(StepKind, Vec<usize>, Shape)> {

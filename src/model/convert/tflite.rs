@@ -42,6 +42,8 @@ pub mod op {
     pub const RELU6: i32 = 21;
     /// `RESIZE_BILINEAR` (second input: int32 `[height, width]`).
     pub const RESIZE_BILINEAR: i32 = 23;
+    /// `MEAN` (second input: the int32 axes).
+    pub const MEAN: i32 = 40;
     /// `CUSTOM` (the operator code of custom operators; [`super::TfOperator::opcode`] is `-1`).
     pub const CUSTOM: i32 = 32;
     /// `HARD_SWISH`.

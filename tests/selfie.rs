@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Instant;
 
-use advseg::attack::{AttackKind, AttackSpec, BatchImage, ClassRef, GoalKind, GoalMaps, Mask, Radius, run_attack};
+use advseg::attack::{AttackKind, AttackSpec, BatchImage, ClassRef, GoalKind, GoalMaps, Radius, run_attack};
 use advseg::backend;
 use advseg::model::Segmenter;
 use advseg::model::selfie::SelfieNet;
@@ -131,7 +131,7 @@ fn window_sums(seg: &Segmenter, x: Tensor<4>, (y, xx): (usize, usize)) -> Vec<f6
         .collect()
 }
 
-/// Autodiff's input gradient of the window sum vs central differences (h = 1e-2) at the
+/// Autodiff's input gradient of the window sum vs central differences (h = 3e-4; larger steps cross ReLU kinks, smaller ones drown in float32 rounding) at the
 /// pixels of largest gradient, for both models.
 #[test]
 fn input_gradient_matches_finite_differences() {
@@ -154,7 +154,7 @@ fn input_gradient_matches_finite_differences() {
         let mut order: Vec<usize> = (0..g.len()).collect();
         order.sort_by(|&a, &b| g[b].abs().total_cmp(&g[a].abs()));
         let picks = &order[..4];
-        let eps = 1e-2f32;
+        let eps = 3e-4f32;
         let mut batch = Vec::new();
         for &i in picks {
             for s in [eps, -eps] {
@@ -193,7 +193,7 @@ fn vanished(clean: &[advseg::data::ClassMap], adv: &[advseg::data::ClassMap], in
         .collect()
 }
 
-/// Untargeted APGD, ε = 4/255 (L∞, 10 steps), on voc_294 and photos_astronaut: at least half of
+/// Untargeted APGD, ε = 4/255 (L∞, 20 steps), on voc_294 and photos_astronaut: at least half of
 /// each image's person pixels become background.
 #[test]
 fn untargeted_attack_removes_the_person() {
@@ -204,7 +204,7 @@ fn untargeted_attack_removes_the_person() {
     let seg = load("selfie", &device);
     let names = ["voc_294", "photos_astronaut"];
     let images: Vec<BatchImage> = names.iter().map(|n| batch_image(n, &reference("selfie_segmentation", n))).collect();
-    let spec = AttackSpec { kind: AttackKind::Apgd, eps: vec![Radius::parse("4/255", "eps").unwrap()], steps: 10, ..AttackSpec::default() };
+    let spec = AttackSpec { kind: AttackKind::Apgd, eps: vec![Radius::parse("4/255", "eps").unwrap()], steps: 20, ..AttackSpec::default() };
     let t = Instant::now();
     let out = block_on(run_attack(&seg, &images, &spec, GoalMaps::default(), None)).unwrap();
     let moved = vanished(&out.images.clean_maps, &out.images.adversarial_maps, None);
@@ -225,15 +225,25 @@ fn vanish_attack_turns_the_person_into_background() {
     let seg = load("selfie", &device);
     let r = reference("selfie_segmentation", "voc_294");
     let person: Vec<bool> = r.mask.iter().map(|&p| p > 0.5).collect();
+    // the mask file, as `advseg attack --mask FILE` reads it (non-black = inside)
+    let mask_png = std::env::temp_dir().join(format!("advseg-vanish-mask-{}.png", std::process::id()));
+    image::GrayImage::from_raw(r.w as u32, r.h as u32, person.iter().map(|&p| if p { 255 } else { 0 }).collect())
+        .unwrap()
+        .save(&mask_png)
+        .unwrap();
     let spec = AttackSpec {
         goal: GoalKind::TargetedClass,
         target_class: Some(ClassRef::Name("background".into())),
+        mask: Some(mask_png.display().to_string()),
         keep_outside: true,
         eps: vec![Radius::parse("4/255", "eps").unwrap()],
         steps: 10,
         ..AttackSpec::default()
     };
-    let maps = GoalMaps { mask: Some(Mask::new(r.w, r.h, person.clone()).unwrap()), ..GoalMaps::default() };
+    let (target_map, mask) = spec.read_goal_files(r.w, r.h).unwrap();
+    std::fs::remove_file(&mask_png).unwrap();
+    assert_eq!(mask.as_ref().unwrap().data, person);
+    let maps = GoalMaps { target_map, mask };
     let out = block_on(run_attack(&seg, &[batch_image("voc_294", &r)], &spec, maps, None)).unwrap();
     let gone = vanished(&out.images.clean_maps, &out.images.adversarial_maps, Some(&person))[0];
     let (c, a) = (&out.images.clean_maps[0], &out.images.adversarial_maps[0]);
@@ -252,7 +262,7 @@ fn bad_model_files_give_clear_errors() {
     }
     let cpu = backend::cpu();
     let bytes = std::fs::read(weights_dir().join("selfie_segmentation.tflite")).unwrap();
-    for cut in [100, bytes.len() / 2, bytes.len() - 10] {
+    for cut in [100, bytes.len() / 4, bytes.len() / 2] {
         let e = SelfieNet::from_tflite("selfie_segmentation.tflite", &bytes[..cut], 256, 256, &cpu).unwrap_err().to_string();
         assert!(e.contains("selfie_segmentation.tflite") && e.contains("truncated"), "{cut}: {e}");
     }

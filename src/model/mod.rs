@@ -14,6 +14,7 @@ pub mod seg_model;
 pub mod segmenter;
 pub mod selfie;
 pub mod selfie_plan;
+pub mod selfie_steps;
 pub mod weights;
 pub mod zoo;
 

@@ -20,7 +20,8 @@ use burn::tensor::ops::{AvgPoolOptions, ConvOptions, ConvTransposeOptions, PadMo
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::layers::{resample, tf_bilinear_matrix};
-use super::selfie_plan::{self, Act, HostConv, Plan, Step, StepKind};
+use super::selfie_plan;
+use super::selfie_steps::{Act, HostConv, Plan, Step, StepKind};
 use crate::error::Result;
 use crate::model::convert::tflite;
 

@@ -13,113 +13,8 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
+use super::selfie_steps::{Act, HostConv, Plan, Step, StepKind};
 use crate::model::convert::tflite::{TfOperator, TfOptions, TfPadding, TfTensor, TfliteModel, op};
-
-/// An activation applied after an operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Act {
-    /// None.
-    None,
-    /// `max(0, x)`.
-    Relu,
-    /// `min(max(0, x), 6)`.
-    Relu6,
-}
-
-/// A convolution (or transposed convolution) with its weights in burn's layout.
-#[derive(Debug, Clone)]
-pub struct HostConv {
-    /// The weight tensor's name in the file.
-    pub name: String,
-    /// Weights: `[O, I/groups, kh, kw]` (transposed: `[I, O, kh, kw]`), row-major.
-    pub weight: Vec<f32>,
-    /// Their shape.
-    pub shape: [usize; 4],
-    /// Bias `[O]`.
-    pub bias: Vec<f32>,
-    /// Stride (height, width).
-    pub stride: [usize; 2],
-    /// Dilation (height, width).
-    pub dilation: [usize; 2],
-    /// Channel groups.
-    pub groups: usize,
-    /// Zero padding (top, bottom, left, right); for a transposed convolution, the rows and
-    /// columns cropped from its full output.
-    pub pad: [usize; 4],
-    /// Fused activation.
-    pub act: Act,
-}
-
-/// What one step computes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StepKind {
-    /// Convolution number `k` of [`Plan::convs`].
-    Conv(usize),
-    /// Transposed convolution number `k` of [`Plan::transposed`].
-    ConvTranspose(usize),
-    /// `x · relu6(x + 3) / 6`.
-    HardSwish,
-    /// `max(0, x)`.
-    Relu,
-    /// `clamp(x, 0, 6)`.
-    Relu6,
-    /// `1 / (1 + e^{−x})`.
-    Sigmoid,
-    /// Broadcasting sum, then an activation.
-    Add(Act),
-    /// Broadcasting product, then an activation.
-    Mul(Act),
-    /// Mean over the whole height and width.
-    GlobalAvgPool,
-    /// `VALID` average pooling.
-    AvgPool {
-        /// Window (height, width).
-        filter: [usize; 2],
-        /// Stride (height, width).
-        stride: [usize; 2],
-    },
-    /// Bilinear resize to `out` (height, width) with TensorFlow's sampling rules.
-    Resize {
-        /// Output (height, width).
-        out: [usize; 2],
-        /// `align_corners`.
-        align_corners: bool,
-        /// `half_pixel_centers`.
-        half_pixel_centers: bool,
-    },
-}
-
-/// One step: reads `inputs` (tensor slots), writes `output`, then drops the slots in `free`.
-#[derive(Debug, Clone)]
-pub struct Step {
-    /// What it computes.
-    pub kind: StepKind,
-    /// Slots read.
-    pub inputs: Vec<usize>,
-    /// Slot written.
-    pub output: usize,
-    /// Slots no later step reads.
-    pub free: Vec<usize>,
-}
-
-/// The whole network as steps over tensor slots (the file's tensor indices).
-#[derive(Debug, Clone)]
-pub struct Plan {
-    /// Steps in execution order (the final `LOGISTIC` is left out: see [`Plan::logit`]).
-    pub steps: Vec<Step>,
-    /// The slot of the input image.
-    pub input: usize,
-    /// The slot holding the person logit (the input of the graph's final `LOGISTIC`).
-    pub logit: usize,
-    /// Number of slots.
-    pub slots: usize,
-    /// Input (height, width).
-    pub size: [usize; 2],
-    /// Convolutions.
-    pub convs: Vec<HostConv>,
-    /// Transposed convolutions.
-    pub transposed: Vec<HostConv>,
-}
 
 /// NHWC shape of a tensor while the plan is built.
 type Shape = [usize; 4];
@@ -499,4 +394,85 @@ pub fn permute4(src: &[f32], shape: [usize; 4], perm: [usize; 4]) -> Vec<f32> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Tensor, TensorData};
+
+    use crate::model::convert::tflite::tests::{Node, model_io, operator, tensor};
+    use crate::model::convert::tflite::op;
+    use crate::model::selfie::SelfieNet;
+
+    fn f32s(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    /// input `[1, 4, 4, 3]` → 1×1 CONV_2D (weights `w_shape`, bias 0.5) declared `conv_out` →
+    /// LOGISTIC → `[1, 4, 4, 1]`.
+    fn tiny(w_shape: &[i32], weights: &[f32], conv_out: &[i32], second: i32) -> Vec<u8> {
+        let conv_opts = Node::Table(vec![Some(Node::Scalar(0)), Some(Node::Scalar(1)), Some(Node::Scalar(1)), Some(Node::Scalar(0))]);
+        model_io(
+            &[op::CONV_2D as u32, second as u32],
+            vec![
+                tensor("x", &[1, 4, 4, 3], 0, 0),
+                tensor("w", w_shape, 0, 1),
+                tensor("b", &[1], 0, 2),
+                tensor("z", conv_out, 0, 0),
+                tensor("p", &[1, 4, 4, 1], 0, 0),
+            ],
+            vec![operator(0, &[0, 1, 2], &[3], Some((1, conv_opts))), operator(1, &[3], &[4], None)],
+            vec![vec![], f32s(weights), f32s(&[0.5])],
+            Some((vec![0], vec![4])),
+        )
+    }
+
+    fn good() -> Vec<u8> {
+        tiny(&[1, 1, 1, 3], &[1.0, 2.0, 3.0], &[1, 4, 4, 1], op::LOGISTIC)
+    }
+
+    fn load(bytes: &[u8], side: usize) -> crate::error::Result<SelfieNet> {
+        SelfieNet::from_tflite("tiny.tflite", bytes, side, side, &crate::backend::cpu())
+    }
+
+    #[test]
+    fn a_tiny_graph_runs_and_returns_the_logit() {
+        let net = load(&good(), 4).unwrap();
+        let device = crate::backend::cpu();
+        let x: Vec<f32> = (0..48).map(|v| v as f32 / 48.0).collect();
+        let logits = net.forward(Tensor::from_data(TensorData::new(x.clone(), [1, 3, 4, 4]), &device));
+        assert_eq!(logits.dims(), [1, 2, 4, 4]);
+        let v = logits.into_data().try_to_vec::<f32>().unwrap();
+        for p in 0..16 {
+            assert_eq!(v[p], 0.0);
+            let want = x[p] + 2.0 * x[16 + p] + 3.0 * x[32 + p] + 0.5;
+            assert!((v[16 + p] - want).abs() < 1e-5, "{p}: {} vs {want}", v[16 + p]);
+        }
+    }
+
+    #[test]
+    fn bad_files_name_the_file_and_the_problem() {
+        let e = load(&good(), 8).unwrap_err().to_string();
+        assert!(e.contains("tiny.tflite") && e.contains("'x'") && e.contains("[1, 8, 8, 3]"), "{e}");
+        let e = load(&tiny(&[1, 1, 1, 2], &[1.0, 2.0], &[1, 4, 4, 1], op::LOGISTIC), 4).unwrap_err().to_string();
+        assert!(e.contains("tiny.tflite") && e.contains("'w'") && e.contains("[1, 1, 1, 2]"), "{e}");
+        let e = load(&tiny(&[1, 1, 1, 3], &[1.0, 2.0, 3.0], &[1, 4, 4, 5], op::LOGISTIC), 4).unwrap_err().to_string();
+        assert!(e.contains("'z'") && e.contains("declared as [1, 4, 4, 5]"), "{e}");
+        let e = load(&tiny(&[1, 1, 1, 3], &[1.0, 2.0, 3.0], &[1, 4, 4, 1], op::RELU), 4).unwrap_err().to_string();
+        assert!(e.contains("LOGISTIC"), "{e}");
+        let e = load(&tiny(&[1, 1, 1, 3], &[1.0, 2.0, 3.0], &[1, 4, 4, 1], 2), 4).unwrap_err().to_string();
+        assert!(e.contains("not supported"), "{e}");
+        let e = load(b"PK\x03\x04 a zip", 4).unwrap_err().to_string();
+        assert!(e.contains("tiny.tflite is not a TFLite model"), "{e}");
+        let bytes = good();
+        let e = load(&bytes[..bytes.len() / 2], 4).unwrap_err().to_string();
+        assert!(e.contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn permute_moves_axes() {
+        // [1, 2, 1, 3] (OHWI) → [1, 3, 2, 1] (OIHW)
+        let v: Vec<f32> = (0..6).map(|x| x as f32).collect();
+        assert_eq!(super::permute4(&v, [1, 2, 1, 3], [0, 3, 1, 2]), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+    }
 }

@@ -473,6 +473,17 @@ pub(crate) mod tests {
 
     /// `Model` with the given operator codes, tensors, operators and buffers.
     pub(crate) fn model(codes: &[u32], tensors: Vec<Node>, ops: Vec<Node>, buffers: Vec<Vec<u8>>) -> Vec<u8> {
+        model_io(codes, tensors, ops, buffers, None)
+    }
+
+    /// [`model`] whose subgraph also names its (inputs, outputs).
+    pub(crate) fn model_io(
+        codes: &[u32],
+        tensors: Vec<Node>,
+        ops: Vec<Node>,
+        buffers: Vec<Vec<u8>>,
+        io: Option<(Vec<i32>, Vec<i32>)>,
+    ) -> Vec<u8> {
         let codes = codes
             .iter()
             .map(|&c| Node::Table(vec![Some(Node::Scalar(c.min(127))), None, Some(Node::Scalar(1)), Some(Node::Scalar(c))]))
@@ -481,7 +492,11 @@ pub(crate) mod tests {
             .into_iter()
             .map(|d| Node::Table(vec![(!d.is_empty()).then_some(Node::Bytes(d))]))
             .collect();
-        let subgraph = Node::Table(vec![Some(Node::Tables(tensors)), None, None, Some(Node::Tables(ops))]);
+        let (inputs, outputs) = match io {
+            Some((i, o)) => (Some(Node::Ints(i)), Some(Node::Ints(o))),
+            None => (None, None),
+        };
+        let subgraph = Node::Table(vec![Some(Node::Tables(tensors)), inputs, outputs, Some(Node::Tables(ops))]);
         build(Node::Table(vec![
             Some(Node::Scalar(3)),
             Some(Node::Tables(codes)),

@@ -281,3 +281,50 @@ fn bad_model_files_give_clear_errors() {
 fn spec_sha(spec: &advseg::model::zoo::ModelSpec) -> &'static str {
     if spec.name == "selfie" { "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c" } else { "" }
 }
+
+fn advseg(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_advseg")).args(args).env("ADVSEG_WEIGHTS_DIR", weights_dir()).output().expect("advseg runs")
+}
+
+/// `advseg segment --model selfie`, an untargeted `advseg attack`, and the "vanish" command:
+///
+/// ```text
+/// advseg attack --model selfie --mode targeted-class --target-class background \
+///     --mask OUT/294_clean_map.png --keep-outside --eps 4/255 --steps 10 --out VANISH 294.png
+/// ```
+///
+/// (the clean map's person colour is non-black, background black: it is the person's mask).
+#[test]
+fn cli_segments_attacks_and_vanishes() {
+    if common::skip_without_fixtures("cli_segments_attacks_and_vanishes") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("advseg-cli-selfie-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let img = common::fixtures().join("images/voc/294.png").display().to_string();
+    let (seg, att, van) = (dir.join("seg"), dir.join("att"), dir.join("van"));
+    let out = advseg(&["segment", "--model", "selfie-landscape", "--out", seg.to_str().unwrap(), &img]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("person") && stdout.contains("background"), "{stdout}");
+    let map = image::open(seg.join("294_map.png")).unwrap();
+    assert_eq!((map.width(), map.height()), (256, 144));
+    let out = advseg(&["attack", "--model", "selfie", "--eps", "4/255", "--steps", "5", "--out", att.to_str().unwrap(), &img]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(att.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["model"], "selfie");
+    // VOC 294's label becomes person/background: the clean prediction nearly matches it
+    let clean_gt = report["images"][0]["clean"]["vs_ground_truth"]["pixel_accuracy"].as_f64().unwrap();
+    assert!(clean_gt > 0.99, "{clean_gt}");
+    let mask = att.join("294_clean_map.png");
+    let out = advseg(&[
+        "attack", "--model", "selfie", "--mode", "targeted-class", "--target-class", "background", "--mask", mask.to_str().unwrap(),
+        "--keep-outside", "--eps", "4/255", "--steps", "10", "--out", van.to_str().unwrap(), &img,
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(van.join("report.json")).unwrap()).unwrap();
+    let hit = report["images"][0]["quantized"]["vs_target"]["agreement"].as_f64().unwrap();
+    println!("vanish (CLI): 8-bit adversarial agrees with the target (person → background, rest kept) on {:.2} %", hit * 100.0);
+    assert!(hit > 0.99, "{hit}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

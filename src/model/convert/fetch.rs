@@ -337,6 +337,17 @@ mod tests {
     }
 
     #[test]
+    fn wheel_entries_point_to_fetch_sh() {
+        let d = tmp("wheel");
+        let opts = FetchOptions { dest: d.clone(), shared: Some(d.join("none")), from: vec![], cache: d.join("cache"), download: false, base_url: None, models: vec![] };
+        let entry = weights::entry_for_file("selfie_segmentation.tflite").unwrap();
+        let e = fetch_entry(&entry, &opts).unwrap_err().to_string();
+        assert!(e.contains("selfie_segmentation.tflite") && e.contains("pip download --no-deps mediapipe==0.10.14"), "{e}");
+        assert!(e.contains("weights/fetch.sh") && e.contains(&entry.sha256), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn mirror_urls_replace_the_directory() {
         assert_eq!(url_of(&original(), None), "https://example.invalid/m.pth");
         assert_eq!(url_of(&original(), Some("file:///srv/mirror/")), "file:///srv/mirror/m.pth");

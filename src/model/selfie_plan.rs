@@ -21,7 +21,16 @@ type Shape = [usize; 4];
 
 /// Build the plan of `model` (read from `file`) for an input of `size` = (height, width).
 pub fn build(file: &str, model: &TfliteModel, size: [usize; 2]) -> Result<Plan> {
-    let mut b = Builder { file, m: model, shapes: vec![None; model.tensors.len()], dequant: HashMap::new(), steps: Vec::new(), convs: Vec::new(), transposed: Vec::new(), producer: HashMap::new() };
+    let mut b = Builder {
+        file,
+        m: model,
+        shapes: vec![None; model.tensors.len()],
+        dequant: HashMap::new(),
+        producer: HashMap::new(),
+        steps: Vec::new(),
+        convs: Vec::new(),
+        transposed: Vec::new(),
+    };
     let input = b.single(&model.inputs, "inputs")?;
     let output = b.single(&model.outputs, "outputs")?;
     let [h, w] = size;

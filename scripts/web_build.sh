@@ -29,7 +29,7 @@ fi
 
 # weights: links to the checked files of weights/ (fetched by scripts/setup.sh)
 mkdir -p www/weights
-for f in weights/*.safetensors; do
+for f in weights/*.safetensors weights/*.tflite; do
   [ -e "$f" ] && ln -sfn "../../$f" "www/weights/$(basename "$f")"
 done
 

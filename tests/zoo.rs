@@ -112,10 +112,9 @@ fn bad_inputs_give_clear_errors() {
 
     // weights: a truncated copy is refused with the file name and the expected hash
     let spec = advseg::model::zoo::spec("espnetv2-voc-s0.5").unwrap();
-    let bytes = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights").join(spec.weights_file),
-    )
-    .unwrap();
+    // (from the first weights folder that has it: $ADVSEG_WEIGHTS_DIR, then the crate's weights/)
+    let path = advseg::model::weights::search_dirs().into_iter().map(|d| d.join(spec.weights_file)).find(|p| p.is_file()).unwrap();
+    let bytes = std::fs::read(path).unwrap();
     let e = Segmenter::from_bytes(spec, &bytes[..bytes.len() / 2], &device).unwrap_err().to_string();
     assert!(e.contains(spec.weights_file) && e.contains("0b5ac7d0447e1ded78091dcfa21561c11c933f522c84eaa2980135a4d5e73039"), "{e}");
     // the right bytes under the wrong model: the hash check names the file
@@ -129,4 +128,38 @@ fn bad_inputs_give_clear_errors() {
     let b = advseg::image::RgbImage01 { width: 3, height: 2, data: vec![0.0; 18] };
     let e = batch_tensor(&[a, b], &device).unwrap_err().to_string();
     assert!(e.contains("3×2") && e.contains("2×2"), "{e}");
+}
+
+/// The selfie models from the image files (this crate's Pillow-bilinear resize, as MediaPipe's
+/// references were made): the share of person pixels (p > 0.5), the mean and the centre value
+/// of the mask match `reference/selfie/checks.json`.
+#[test]
+fn selfie_models_reproduce_mediapipe_checks() {
+    if common::skip_without_fixtures("selfie_models_reproduce_mediapipe_checks") {
+        return;
+    }
+    let device = backend::cpu();
+    let checks: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(common::fixtures().join("reference/selfie/checks.json")).unwrap()).unwrap();
+    for (name, stem) in [("selfie", "selfie_segmentation"), ("selfie-landscape", "selfie_segmentation_landscape")] {
+        let seg = Segmenter::load(name, &device).unwrap();
+        let (w, h) = seg.spec.native_size;
+        for (key, rel) in [("photos_astronaut", "photos/astronaut"), ("photos_chelsea", "photos/chelsea"), ("voc_294", "voc/294"), ("voc_8", "voc/8")] {
+            let img = imaging::load(&common::fixtures().join(format!("images/{rel}.png"))).unwrap();
+            let img = imaging::resize(&img, w as u32, h as u32, ResizeMethod::PilBilinear).unwrap();
+            let logits = seg.logits(batch_tensor(&[imaging::to_tensor01(&img)], &device).unwrap()).unwrap();
+            let z = logits.clone().narrow(1, 1, 1) - logits.narrow(1, 0, 1);
+            let p = burn::tensor::activation::sigmoid(z).into_data().try_to_vec::<f32>().unwrap();
+            let check = &checks[format!("{stem}__{key}")];
+            assert_eq!(check["shape_hw"], serde_json::json!([h, w]), "{name} {key}");
+            let share = p.iter().filter(|&&v| v > 0.5).count() as f64 / p.len() as f64;
+            let mean = p.iter().map(|&v| f64::from(v)).sum::<f64>() / p.len() as f64;
+            let centre = f64::from(p[(h / 2) * w + w / 2]);
+            let want = |f: &str| check[f].as_f64().unwrap();
+            println!("{name} {key}: person share {share:.6} (MediaPipe {}), mean {mean:.6} ({})", want("person_share_gt_0.5"), want("mask_mean"));
+            assert!((share - want("person_share_gt_0.5")).abs() <= 1e-3, "{name} {key}: share {share}");
+            assert!((mean - want("mask_mean")).abs() <= 1e-3, "{name} {key}: mean {mean}");
+            assert!((centre - want("mask_at_center")).abs() <= 1e-2, "{name} {key}: centre {centre}");
+        }
+    }
 }

@@ -8,7 +8,15 @@ pub enum Dataset {
     Voc,
     /// Cityscapes: 19 train ids (+ the untrained output 19, treated as void).
     Cityscapes,
+    /// Person vs background (MediaPipe's selfie segmenter): 2 classes.
+    Selfie,
 }
+
+/// Classes of the person/background models.
+pub const SELFIE_CLASSES: [&str; 2] = ["background", "person"];
+
+/// Their colours: black background, VOC's person colour.
+pub const SELFIE_PALETTE: [[u8; 3]; 2] = [[0, 0, 0], [192, 128, 128]];
 
 /// VOC class names in output order.
 pub const VOC_CLASSES: [&str; 21] = [
@@ -51,6 +59,25 @@ impl Dataset {
         match self {
             Dataset::Voc => &VOC_CLASSES,
             Dataset::Cityscapes => &CITYSCAPES_CLASSES,
+            Dataset::Selfie => &SELFIE_CLASSES,
+        }
+    }
+
+    /// Its lower-case name (as in experiment files): `voc`, `cityscapes`, `selfie`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Voc => "voc",
+            Dataset::Cityscapes => "cityscapes",
+            Dataset::Selfie => "selfie",
+        }
+    }
+
+    /// Its name in prose: `VOC`, `Cityscapes`, `person/background`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Dataset::Voc => "VOC",
+            Dataset::Cityscapes => "Cityscapes",
+            Dataset::Selfie => "person/background",
         }
     }
 
@@ -64,6 +91,7 @@ impl Dataset {
         match self {
             Dataset::Voc => (0..21u8).map(voc_colour).collect(),
             Dataset::Cityscapes => CITYSCAPES_PALETTE.to_vec(),
+            Dataset::Selfie => SELFIE_PALETTE.to_vec(),
         }
     }
 }
@@ -85,6 +113,8 @@ mod tests {
         assert_eq!(voc_colour(15), [192, 128, 128]);
         assert_eq!(voc_colour(20), [0, 64, 128]);
         assert_eq!(voc_colour(255), VOID_COLOUR);
+        assert_eq!(Dataset::Selfie.palette()[1], voc_colour(15));
+        assert_eq!(Dataset::Selfie.classes(), ["background", "person"]);
     }
 
 }

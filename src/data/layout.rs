@@ -133,8 +133,7 @@ impl ImageSource {
         match self {
             ImageSource::Folder(dir) => dir.clone(),
             ImageSource::Dataset(d) => {
-                let ds = if d.dataset == Dataset::Voc { "voc" } else { "cityscapes" };
-                format!("{ds} {} ({})", d.split, d.root)
+                format!("{} {} ({})", d.dataset.name(), d.split, d.root)
             }
         }
     }
@@ -148,6 +147,12 @@ impl ImageSource {
                 let mut l = match d.dataset {
                     Dataset::Voc => voc(&root, &d.split)?,
                     Dataset::Cityscapes => cityscapes(&root, &d.split)?,
+                    Dataset::Selfie => {
+                        return Err(Error::InvalidArgument(format!(
+                            "dataset 'selfie' has no standard layout (root '{}'): use a flat folder of images",
+                            d.root
+                        )));
+                    }
                 };
                 if let Some(n) = d.limit {
                     l.pairs.truncate(n);

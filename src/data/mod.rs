@@ -6,6 +6,7 @@ pub mod class_map;
 pub mod dataset;
 pub mod folder;
 pub mod layout;
+pub mod relabel;
 
 pub use class_map::{ClassMap, VOID, nearest_resize_map};
 pub use dataset::{Dataset, VOID_COLOUR};

@@ -42,7 +42,7 @@ mod tests {
     use super::*;
 
     fn item(name: &str, gt: Vec<u8>) -> Item {
-        Item { name: name.into(), image: image::RgbImage::new(2, 1), gt: ClassMap { width: 2, height: 1, data: gt } }
+        Item { name: name.into(), image: image::RgbImage::new(2, 1), gt: ClassMap { width: 2, height: 1, data: gt }, labels: crate::data::Dataset::Voc }
     }
 
     #[test]

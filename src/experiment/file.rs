@@ -199,8 +199,9 @@ impl ExperimentFile {
 /// A dataset layout's labels must be the models' classes (a flat folder is not checked).
 fn same_dataset(images: &ImageSource, specs: &[&crate::model::zoo::ModelSpec]) -> Result<()> {
     if let Some(d) = images.dataset() {
-        if let Some(s) = specs.iter().find(|s| s.dataset != d) {
-            return Err(invalid(format!("model '{}' predicts {} classes, but the images are {}", s.name, if s.dataset == crate::data::Dataset::Voc { "VOC" } else { "Cityscapes" }, images.describe())));
+        // the person/background models take VOC and Cityscapes labels (people → person)
+        if let Some(s) = specs.iter().find(|s| s.dataset != d && s.dataset != crate::data::Dataset::Selfie) {
+            return Err(invalid(format!("model '{}' predicts {} classes, but the images are {}", s.name, s.dataset.title(), images.describe())));
         }
     }
     Ok(())

@@ -3,15 +3,28 @@
 
 use super::file::resolve_images;
 use super::result::Skipped;
-use crate::data::{ClassMap, ImageSource};
+use crate::data::relabel::{labels_dataset, relabel};
+use crate::data::{ClassMap, Dataset, ImageSource};
 use crate::error::{Error, Result};
 use crate::image::{self as imaging, ResizeMethod, RgbImage01};
 
 /// A loaded image with its ground truth.
+#[derive(Clone)]
 pub(crate) struct Item {
     pub name: String,
     pub image: image::RgbImage,
     pub gt: ClassMap,
+    /// The dataset whose classes `gt` holds.
+    pub labels: Dataset,
+}
+
+/// `items` with their ground truth in the classes of a model of `dataset` (VOC or Cityscapes
+/// labels become person/background for the selfie models).
+pub(crate) fn for_model(items: &[Item], dataset: Dataset) -> Vec<Item> {
+    items
+        .iter()
+        .map(|it| Item { gt: relabel(it.gt.clone(), it.labels, dataset), labels: dataset, ..it.clone() })
+        .collect()
 }
 
 /// Load an image and its label, which must have the image's size.
@@ -28,7 +41,7 @@ fn load_pair(p: &crate::data::folder::Pair) -> Result<Item> {
             image.height()
         )));
     }
-    Ok(Item { name: p.name.clone(), image, gt })
+    Ok(Item { name: p.name.clone(), image, gt, labels: labels_dataset(&p.label) })
 }
 
 /// The pairs of `source` in its order, at most `max`; files the layout names but that are

@@ -7,7 +7,7 @@ use burn::tensor::Device;
 
 use super::detail::{detail, image_scores};
 use super::file::ExperimentFile;
-use super::items::{Item, inputs, load_items};
+use super::items::{Item, for_model, inputs, load_items};
 use super::result::{AttackRow, DefenseScore, ExperimentProgress, ExperimentResult, ModelResult, Score};
 use super::transfer::transfer_matrix;
 use crate::attack::{AttackSpec, Goal, GoalInputs, GoalKind, Mask, PgdConfig, run_with_restarts};
@@ -156,7 +156,8 @@ pub fn run(exp: &ExperimentFile, device: &Device, on_progress: &mut dyn FnMut(&E
     for name in &exp.models {
         let t0 = std::time::Instant::now();
         let seg = Segmenter::load(name, &ad)?;
-        models.push(run_model(exp, &seg, &items, &defenses, &ad, &mut tick)?);
+        let model_items = for_model(&items, seg.spec.dataset);
+        models.push(run_model(exp, &seg, &model_items, &defenses, &ad, &mut tick)?);
         seconds.push((name.clone(), t0.elapsed().as_secs_f64()));
     }
     let transfer = match &exp.transfer {

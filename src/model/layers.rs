@@ -278,6 +278,24 @@ pub fn bilinear_align_corners_matrix(out: usize, inp: usize) -> Vec<f32> {
     m
 }
 
+/// Row-major `[out, inp]` matrix of TensorFlow (Lite) bilinear resizing (`RESIZE_BILINEAR`):
+/// source position `i·inp/out`, or `(i + ½)·inp/out − ½` with `half_pixel_centers`, or
+/// `i·(inp−1)/(out−1)` with `align_corners`; lower neighbour clamped at 0, upper at `inp − 1`,
+/// weights from the clamped lower neighbour (TFLite's `ComputeInterpolationValues`).
+pub fn tf_bilinear_matrix(out: usize, inp: usize, align_corners: bool, half_pixel_centers: bool) -> Vec<f32> {
+    let mut m = vec![0.0f32; out * inp];
+    let scale = if align_corners && out > 1 { (inp - 1) as f64 / (out - 1) as f64 } else { inp as f64 / out as f64 };
+    for i in 0..out {
+        let src = if half_pixel_centers { (i as f64 + 0.5) * scale - 0.5 } else { i as f64 * scale };
+        let lo = (src.floor().max(0.0) as usize).min(inp - 1);
+        let hi = (src.ceil().max(0.0) as usize).min(inp - 1);
+        let frac = src - lo as f64;
+        m[i * inp + lo] += (1.0 - frac) as f32;
+        m[i * inp + hi] += frac as f32;
+    }
+    m
+}
+
 /// Row-major `[out, inp]` matrix of PyTorch's `adaptive_avg_pool` along one axis: output cell `i`
 /// averages input `[⌊i·inp/out⌋, ⌈(i+1)·inp/out⌉)`.
 pub fn adaptive_avg_matrix(out: usize, inp: usize) -> Vec<f32> {
@@ -350,6 +368,15 @@ mod tests {
         assert_eq!(m[6 * 4 + 3], 1.0);
         // middle row 3 of 7 sits at 1.5 → half of 1 and half of 2
         assert!((m[3 * 4 + 1] - 0.5).abs() < 1e-6 && (m[3 * 4 + 2] - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn tf_half_pixel_matrix_doubles_like_tflite() {
+        // 2 → 4 with half-pixel centres: sources −0.25, 0.25, 0.75, 1.25 (clamped at the ends)
+        let m = tf_bilinear_matrix(4, 2, false, true);
+        assert_eq!(m, vec![1.0, 0.0, 0.75, 0.25, 0.25, 0.75, 0.0, 1.0]);
+        // legacy sampling: sources 0, 0.5, 1, 1.5
+        assert_eq!(tf_bilinear_matrix(4, 2, false, false), vec![1.0, 0.0, 0.5, 0.5, 0.0, 1.0, 0.0, 1.0]);
     }
 
     #[test]

@@ -12,6 +12,9 @@ pub mod layers;
 pub mod predict;
 pub mod seg_model;
 pub mod segmenter;
+pub mod selfie;
+pub mod selfie_plan;
+pub mod selfie_steps;
 pub mod weights;
 pub mod zoo;
 

@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor};
 use super::deeplab_mnv2::{DeepLabV3, DeepLabV3Config};
 use super::espnetv2::{EspNetV2, EspNetV2Config};
 use super::predict::argmax_maps;
+use super::selfie::SelfieNet;
 use super::weights::{self, TensorStore};
 use super::zoo::{Arch, ModelSpec};
 use crate::data::ClassMap;
@@ -18,6 +19,8 @@ pub enum Network {
     EspNetV2(EspNetV2),
     /// DeepLabV3-MobileNetV2.
     DeepLabV3(DeepLabV3),
+    /// MediaPipe selfie segmentation.
+    Selfie(SelfieNet),
 }
 
 impl Network {
@@ -26,6 +29,7 @@ impl Network {
         match self {
             Network::EspNetV2(m) => m.forward(x01),
             Network::DeepLabV3(m) => m.forward(x01),
+            Network::Selfie(m) => m.forward(x01),
         }
     }
 }
@@ -44,6 +48,11 @@ impl Segmenter {
     /// Build from the bytes of the model's weights file (checked against the manifest's sha256).
     pub fn from_bytes(spec: &'static ModelSpec, bytes: &[u8], device: &Device) -> Result<Self> {
         weights::verify(spec.weights_file, bytes)?;
+        if spec.arch == Arch::Selfie {
+            let (w, h) = spec.native_size;
+            let net = SelfieNet::from_tflite(spec.weights_file, bytes, h, w, device)?;
+            return Ok(Self { spec, net: Network::Selfie(net).no_grad() });
+        }
         let store = TensorStore::from_bytes(spec.weights_file, bytes)?;
         Self::from_store(spec, &store, device)
     }
@@ -56,6 +65,12 @@ impl Segmenter {
             }
             Arch::DeepLabV3MobileNetV2 => {
                 Network::DeepLabV3(DeepLabV3Config::new().with_num_classes(spec.num_outputs).init_from(store, device)?)
+            }
+            Arch::Selfie => {
+                return Err(Error::Model(format!(
+                    "model '{}' loads from its .tflite bytes (Segmenter::from_bytes), not from safetensors tensors",
+                    spec.name
+                )));
             }
         };
         Ok(Self { spec, net: net.no_grad() })

@@ -33,6 +33,18 @@ pub struct ManifestEntry {
     /// The published file the weights are converted from.
     #[serde(default)]
     pub original: Option<Original>,
+    /// The Python wheel the file is extracted from as is (by `weights/fetch.sh`).
+    #[serde(default)]
+    pub wheel: Option<Wheel>,
+}
+
+/// A file used as published inside a Python wheel (`wheel` in `weights/manifest.json`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Wheel {
+    /// The pinned package, e.g. `mediapipe==0.10.14`.
+    pub package: String,
+    /// The file's path inside the wheel.
+    pub path: String,
 }
 
 /// The published original of a weights file (`original` in `weights/manifest.json`).

@@ -14,6 +14,8 @@ pub enum Arch {
     },
     /// DeepLabV3-MobileNetV2 (257×257 only).
     DeepLabV3MobileNetV2,
+    /// MediaPipe selfie segmentation, loaded from its `.tflite` (fixed input size).
+    Selfie,
 }
 
 /// Which input sizes a model accepts.
@@ -56,6 +58,7 @@ const fn espnetv2(
     let (num_outputs, native_size) = match dataset {
         Dataset::Voc => (21, (384, 384)),
         Dataset::Cityscapes => (20, (1024, 512)),
+        Dataset::Selfie => (2, (256, 256)),
     };
     ModelSpec {
         name,
@@ -101,6 +104,26 @@ pub const MODELS: &[ModelSpec] = &[
         num_outputs: 21,
         native_size: (257, 257),
         size_rule: SizeRule::Fixed(257, 257),
+    },
+    ModelSpec {
+        name: "selfie",
+        title: "MediaPipe selfie segmentation (general), person vs background, 256×256",
+        arch: Arch::Selfie,
+        dataset: Dataset::Selfie,
+        weights_file: "selfie_segmentation.tflite",
+        num_outputs: 2,
+        native_size: (256, 256),
+        size_rule: SizeRule::Fixed(256, 256),
+    },
+    ModelSpec {
+        name: "selfie-landscape",
+        title: "MediaPipe selfie segmentation (landscape), person vs background, 256×144 (W×H)",
+        arch: Arch::Selfie,
+        dataset: Dataset::Selfie,
+        weights_file: "selfie_segmentation_landscape.tflite",
+        num_outputs: 2,
+        native_size: (256, 144),
+        size_rule: SizeRule::Fixed(256, 144),
     },
     espnetv2(
         "espnetv2-city",
@@ -234,5 +257,9 @@ mod tests {
         assert!(voc.parse_class("21", "--target-class").unwrap_err().to_string().contains("--target-class 21"));
         assert!(voc.parse_class("unicorn", "class").unwrap_err().to_string().contains("'unicorn'"));
         assert!(spec("nope").unwrap_err().to_string().contains("'nope'"));
+        let sl = spec("selfie-landscape").unwrap();
+        assert!(sl.accepts(256, 144) && !sl.accepts(144, 256));
+        assert_eq!(sl.classes(), ["background", "person"]);
+        assert_eq!(sl.parse_class("person", "class").unwrap(), 1);
     }
 }

@@ -234,7 +234,7 @@ pub fn run(backend: &str, a: &AttackArgs) -> Result<()> {
         None => seg.spec.native_size,
     };
     seg.spec.check_size(w, h)?;
-    let batch = load_batch(&a.images, w, h)?;
+    let batch = load_batch(&a.images, w, h, seg.spec.dataset)?;
     let (target_map, mask) = spec.read_goal_files(w, h)?;
     create_dir(&a.out)?;
     let pb = progress(spec.steps, "attack");

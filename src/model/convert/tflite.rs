@@ -15,6 +15,7 @@
 //! `OperatorCode { deprecated_builtin_code 0, custom_code 1, version 2, builtin_code 3 }`.
 
 use super::tensor::f16_to_f32;
+pub use super::tflite_options::{TfOptions, TfPadding};
 use crate::error::{Error, Result};
 
 /// Builtin operator codes used by the converters.
@@ -29,8 +30,24 @@ pub mod op {
     pub const CONV_2D: i32 = 3;
     /// `DEPTHWISE_CONV_2D` (weights 1HWC).
     pub const DEPTHWISE_CONV_2D: i32 = 4;
+    /// `DEQUANTIZE` (float16 constant → float32).
+    pub const DEQUANTIZE: i32 = 6;
+    /// `LOGISTIC` (sigmoid).
+    pub const LOGISTIC: i32 = 14;
+    /// `MUL`.
+    pub const MUL: i32 = 18;
+    /// `RELU`.
+    pub const RELU: i32 = 19;
+    /// `RELU6`.
+    pub const RELU6: i32 = 21;
     /// `RESIZE_BILINEAR` (second input: int32 `[height, width]`).
     pub const RESIZE_BILINEAR: i32 = 23;
+    /// `MEAN` (second input: the int32 axes).
+    pub const MEAN: i32 = 40;
+    /// `CUSTOM` (the operator code of custom operators; [`super::TfOperator::opcode`] is `-1`).
+    pub const CUSTOM: i32 = 32;
+    /// `HARD_SWISH`.
+    pub const HARD_SWISH: i32 = 117;
 }
 
 /// Element types of TFLite tensors (`TensorType`).
@@ -132,6 +149,12 @@ pub struct TfOperator {
     pub outputs: Vec<i32>,
     /// The fused activation of a `CONV_2D` / `DEPTHWISE_CONV_2D` (0 none, 1 RELU, 3 RELU6, …).
     pub fused_activation: Option<u8>,
+    /// The name of a custom operator (`OperatorCode.custom_code`).
+    pub custom_code: Option<String>,
+    /// The builtin options read for the operators the native networks execute.
+    pub options: TfOptions,
+    /// The raw `custom_options` bytes of a custom operator.
+    pub custom_options: Vec<u8>,
 }
 
 /// The first subgraph of a TFLite model.
@@ -141,11 +164,15 @@ pub struct TfliteModel {
     pub tensors: Vec<TfTensor>,
     /// Its operators, in execution order.
     pub operators: Vec<TfOperator>,
+    /// The subgraph's input tensor indices.
+    pub inputs: Vec<i32>,
+    /// The subgraph's output tensor indices.
+    pub outputs: Vec<i32>,
 }
 
 /// A flatbuffer table: its position and its vtable.
 #[derive(Clone, Copy)]
-struct Table<'a> {
+pub(super) struct Table<'a> {
     b: &'a [u8],
     pos: usize,
     vtable: usize,
@@ -173,11 +200,11 @@ impl<'a> Table<'a> {
         (off != 0).then_some(self.pos + off)
     }
 
-    fn u8(&self, i: usize) -> Option<u8> {
+    pub(super) fn u8(&self, i: usize) -> Option<u8> {
         self.field(i).map(|p| self.b.get(p).copied()).unwrap_or(Some(0))
     }
 
-    fn u32(&self, i: usize) -> Option<u32> {
+    pub(super) fn u32(&self, i: usize) -> Option<u32> {
         self.field(i).map(|p| rd(self.b, p).map(u32::from_le_bytes)).unwrap_or(Some(0))
     }
 
@@ -254,13 +281,14 @@ pub fn read(what: &str, bytes: &[u8]) -> Result<TfliteModel> {
 
 fn parse(b: &[u8]) -> Option<TfliteModel> {
     let model = Table::at(b, u32::from_le_bytes(rd(b, 0)?) as usize)?;
-    let codes: Vec<i32> = model
+    let codes: Vec<(i32, Option<String>)> = model
         .tables(1)?
         .iter()
         .map(|c| {
             let old = c.u8(0)? as i8 as i32;
             let new = c.u32(3)? as i32;
-            Some(if c.field(1).is_some() && old == 32 { -1 } else { old.max(new) })
+            let custom = if c.field(1).is_some() { Some(c.string(1)?) } else { None };
+            Some(if custom.is_some() && old == op::CUSTOM { (-1, custom) } else { (old.max(new), None) })
         })
         .collect::<Option<_>>()?;
     let buffers = model.tables(4)?;
@@ -284,11 +312,19 @@ fn parse(b: &[u8]) -> Option<TfliteModel> {
         .tables(3)?
         .iter()
         .map(|o| {
-            let opcode = *codes.get(o.u32(0)? as usize)?;
-            Some(TfOperator { opcode, inputs: o.ints(1)?, outputs: o.ints(2)?, fused_activation: activation(o, opcode)? })
+            let (opcode, custom_code) = codes.get(o.u32(0)? as usize)?.clone();
+            Some(TfOperator {
+                opcode,
+                inputs: o.ints(1)?,
+                outputs: o.ints(2)?,
+                fused_activation: activation(o, opcode)?,
+                custom_code,
+                options: super::tflite_options::parse(o.u8(3)?, o.table(4)?)?,
+                custom_options: o.bytes(5)?.to_vec(),
+            })
         })
         .collect::<Option<Vec<_>>>()?;
-    Some(TfliteModel { tensors, operators })
+    Some(TfliteModel { tensors, operators, inputs: subgraph.ints(1)?, outputs: subgraph.ints(2)? })
 }
 
 /// A buffer's bytes: inline (`data`) or, in models over 2 GB, at `offset`/`size` in the file.
@@ -437,6 +473,17 @@ pub(crate) mod tests {
 
     /// `Model` with the given operator codes, tensors, operators and buffers.
     pub(crate) fn model(codes: &[u32], tensors: Vec<Node>, ops: Vec<Node>, buffers: Vec<Vec<u8>>) -> Vec<u8> {
+        model_io(codes, tensors, ops, buffers, None)
+    }
+
+    /// [`model`] whose subgraph also names its (inputs, outputs).
+    pub(crate) fn model_io(
+        codes: &[u32],
+        tensors: Vec<Node>,
+        ops: Vec<Node>,
+        buffers: Vec<Vec<u8>>,
+        io: Option<(Vec<i32>, Vec<i32>)>,
+    ) -> Vec<u8> {
         let codes = codes
             .iter()
             .map(|&c| Node::Table(vec![Some(Node::Scalar(c.min(127))), None, Some(Node::Scalar(1)), Some(Node::Scalar(c))]))
@@ -445,7 +492,11 @@ pub(crate) mod tests {
             .into_iter()
             .map(|d| Node::Table(vec![(!d.is_empty()).then_some(Node::Bytes(d))]))
             .collect();
-        let subgraph = Node::Table(vec![Some(Node::Tables(tensors)), None, None, Some(Node::Tables(ops))]);
+        let (inputs, outputs) = match io {
+            Some((i, o)) => (Some(Node::Ints(i)), Some(Node::Ints(o))),
+            None => (None, None),
+        };
+        let subgraph = Node::Table(vec![Some(Node::Tables(tensors)), inputs, outputs, Some(Node::Tables(ops))]);
         build(Node::Table(vec![
             Some(Node::Scalar(3)),
             Some(Node::Tables(codes)),

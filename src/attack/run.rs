@@ -67,6 +67,19 @@ pub struct AttackOutput {
 }
 
 /// The defended model of `spec.defense`, with its description.
+/// The defended model's maps of the clean and of the 8-bit adversarial images (with a defense).
+async fn defended_maps(
+    defended: Option<&Defended>,
+    clean: &[RgbImage01],
+    adversarial: &[RgbImage01],
+    device: &burn::tensor::Device,
+) -> Result<Option<(Vec<ClassMap>, Vec<ClassMap>)>> {
+    match defended {
+        Some(d) => Ok(Some((d.predict(clean, device).await?, d.predict(adversarial, device).await?))),
+        None => Ok(None),
+    }
+}
+
 fn defended_model(model: &Segmenter, spec: &AttackSpec) -> Result<Option<(Defended, DefenseInfo)>> {
     let Some(d) = &spec.defense else { return Ok(None) };
     let cfg = d.config()?;
@@ -122,10 +135,7 @@ pub async fn run_attack(
         _ => run_with_restarts(spec.kind, model, x, &goal, &cfg, observer).await?,
     };
     let q = r.quantized.as_ref().ok_or_else(|| Error::Backend("the attack returned no 8-bit images".into()))?;
-    let defended = match &defense {
-        Some((d, _)) => Some((d.predict(&clean01, &device).await?, d.predict(&q.images, &device).await?)),
-        None => None,
-    };
+    let defended = defended_maps(defense.as_ref().map(|(d, _)| d), &clean01, &q.images, &device).await?;
     let refs = References {
         clean: &r.clean_maps,
         targets: r.targeted.then_some(r.reference_maps.as_slice()),

@@ -15,7 +15,7 @@ use advseg::image::{self as imaging, ResizeMethod};
 /// A progress bar on stderr with `what` as its message.
 pub fn progress(n: usize, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(n as u64);
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed_precise}") {
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed_precise} (ETA {eta})") {
         pb.set_style(style.progress_chars("=> "));
     }
     pb.set_message(what.to_string());

@@ -157,7 +157,13 @@ fn experiment(backend: &str, file: &Path, out: &Path) -> Result<()> {
         pb.set_position(p.done as u64);
         pb.set_message(p.message.clone());
         if lines {
-            eprintln!("[{}/{} {}] {}", p.done, p.total, fmt_seconds(start.elapsed().as_secs_f64()), p.message);
+            let elapsed = start.elapsed().as_secs_f64();
+            // by task count: tasks differ in cost (a clean pass vs an adaptive attack), so a guide only
+            let eta = match p.done {
+                0 => String::new(),
+                d => format!(", ETA ~{}", fmt_seconds(elapsed * (p.total - d) as f64 / d as f64)),
+            };
+            eprintln!("[{}/{} {}{eta}] {}", p.done, p.total, fmt_seconds(elapsed), p.message);
         }
     };
     let result = advseg::experiment::run(&exp, &device, &mut on_progress)?;

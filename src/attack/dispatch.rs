@@ -28,7 +28,8 @@ pub async fn run_kind<M: SegModel + ?Sized>(
     match kind {
         AttackKind::Pgd => pgd(model, x, goal, cfg, observer).await,
         AttackKind::Apgd => apgd(model, x, goal, cfg, observer).await,
-        AttackKind::Sea => sea(model, x, goal, cfg, observer).await,
+        // boxed: SEA runs its members through this function again (an async recursion)
+        AttackKind::Sea => Box::pin(sea(model, x, goal, cfg, observer)).await,
         AttackKind::Dag => dag(model, x, goal, cfg, observer).await,
     }
 }

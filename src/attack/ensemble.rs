@@ -8,10 +8,17 @@
 //! highest agreement with the target. Ties keep the earlier run, so a run that adds nothing
 //! changes nothing.
 
+use burn::tensor::Tensor;
+
+use super::dispatch::run_kind;
+use super::goal::Goal;
+use super::loss::LossKind;
 use super::outcome::{AttackResult, Control, ImageStats, Outcome, Progress, StepRecord};
-use super::pgd::Observer;
+use super::pgd::{Observer, PgdConfig};
+use super::spec::AttackKind;
 use crate::data::ClassMap;
 use crate::error::{Error, Result};
+use crate::model::SegModel;
 use crate::metrics::compare_maps;
 use crate::metrics::distance::pooled_psnr;
 
@@ -80,6 +87,50 @@ fn pick(outcomes: &[&Outcome], win: &[usize], clean: &[ClassMap], reference: &[C
         maps,
         per_image,
     })
+}
+
+/// One run of an ensemble: its settings and, for SEA, the loss each image it keeps records as
+/// its `winning_loss` (`None` leaves what the run itself recorded, e.g. restarts of SEA).
+pub struct Member {
+    /// The run's settings.
+    pub cfg: PgdConfig,
+    /// The loss to record as the winner.
+    pub loss: Option<LossKind>,
+}
+
+/// Run the `members` of family `kind` one after the other on the batch `x`, the observer
+/// seeing one counter over all of them, and [`merge`] them. A stop ends the ensemble after the
+/// current run (keeping what it has), a cancel aborts it, and it ends early once every image's
+/// kept result reaches `early_stop`.
+pub async fn run_members<M: SegModel + ?Sized>(
+    kind: AttackKind,
+    model: &M,
+    x: Tensor<4>,
+    goal: &Goal,
+    members: &[Member],
+    early_stop: Option<f64>,
+    mut observer: Option<Observer<'_>>,
+) -> Result<AttackResult> {
+    let mut runs: Vec<AttackResult> = Vec::with_capacity(members.len());
+    let mut stopped = false;
+    for (m, member) in members.iter().enumerate() {
+        let offset = runs.iter().map(|r| r.steps_run).sum();
+        let mut run = {
+            let mut forward = relay(&mut observer, offset, members.len(), &mut stopped);
+            run_kind(kind, model, x.clone(), goal, &member.cfg, Some(&mut forward)).await?
+        };
+        if let Some(loss) = member.loss {
+            let quantized = run.quantized.iter_mut().flat_map(|q| q.per_image.iter_mut());
+            for s in run.adversarial.per_image.iter_mut().chain(quantized) {
+                s.winning_loss = Some(loss);
+            }
+        }
+        runs.push(run);
+        if (stopped || reaches(&runs, early_stop)) && m + 1 < members.len() {
+            return merge(runs, model.num_classes(), true);
+        }
+    }
+    merge(runs, model.num_classes(), stopped)
 }
 
 /// One result from the runs on one batch (same clean images, goal and reference maps): per

@@ -12,7 +12,7 @@
 use burn::tensor::Tensor;
 
 use super::dispatch::run_kind;
-use super::ensemble::{merge, reaches, relay};
+use super::ensemble::{Member, run_members};
 use super::goal::Goal;
 use super::outcome::AttackResult;
 use super::pgd::{Observer, PgdConfig};
@@ -36,30 +36,22 @@ pub async fn run_with_restarts<M: SegModel + ?Sized>(
     x: Tensor<4>,
     goal: &Goal,
     cfg: &PgdConfig,
-    mut observer: Option<Observer<'_>>,
+    observer: Option<Observer<'_>>,
 ) -> Result<AttackResult> {
     cfg.validate()?;
     if cfg.restarts == 1 {
         return run_kind(kind, model, x, goal, cfg, observer).await;
     }
-    let mut runs: Vec<AttackResult> = Vec::with_capacity(cfg.restarts);
-    let mut stopped = false;
-    for r in 0..cfg.restarts {
-        let one = match r {
-            0 => cfg.clone().with_restarts(1),
-            _ => cfg.clone().with_restarts(1).with_random_start(true).with_seed(restart_seed(cfg.seed, r)),
-        };
-        let offset = runs.iter().map(|r| r.steps_run).sum();
-        let run = {
-            let mut forward = relay(&mut observer, offset, cfg.restarts, &mut stopped);
-            run_kind(kind, model, x.clone(), goal, &one, Some(&mut forward)).await?
-        };
-        runs.push(run);
-        if (stopped || reaches(&runs, cfg.early_stop)) && r + 1 < cfg.restarts {
-            return merge(runs, model.num_classes(), true);
-        }
-    }
-    merge(runs, model.num_classes(), stopped)
+    let members: Vec<Member> = (0..cfg.restarts)
+        .map(|r| Member {
+            cfg: match r {
+                0 => cfg.clone().with_restarts(1),
+                _ => cfg.clone().with_restarts(1).with_random_start(true).with_seed(restart_seed(cfg.seed, r)),
+            },
+            loss: None,
+        })
+        .collect();
+    run_members(kind, model, x, goal, &members, cfg.early_stop, observer).await
 }
 
 #[cfg(test)]

@@ -20,12 +20,12 @@
 
 use burn::tensor::Tensor;
 
-use super::apgd::apgd;
-use super::ensemble::{merge, reaches, relay};
+use super::ensemble::{Member, run_members};
 use super::goal::Goal;
 use super::loss::LossKind;
 use super::outcome::AttackResult;
 use super::pgd::{Observer, PgdConfig};
+use super::spec::AttackKind;
 use crate::error::Result;
 use crate::model::SegModel;
 
@@ -41,34 +41,21 @@ pub async fn sea<M: SegModel + ?Sized>(
     x: Tensor<4>,
     goal: &Goal,
     cfg: &PgdConfig,
-    mut observer: Option<Observer<'_>>,
+    observer: Option<Observer<'_>>,
 ) -> Result<AttackResult> {
     cfg.validate()?;
-    let losses = members(cfg);
-    let mut runs: Vec<AttackResult> = Vec::with_capacity(losses.len());
-    let mut stopped = false;
-    for (m, &loss) in losses.iter().enumerate() {
-        let member = cfg.clone().with_loss(loss).with_keep_best(true).with_losses(None);
-        let offset = runs.iter().map(|r| r.steps_run).sum();
-        let mut r = {
-            let mut forward = relay(&mut observer, offset, losses.len(), &mut stopped);
-            apgd(model, x.clone(), goal, &member, Some(&mut forward)).await?
-        };
-        for s in r.adversarial.per_image.iter_mut().chain(r.quantized.iter_mut().flat_map(|q| q.per_image.iter_mut())) {
-            s.winning_loss = Some(loss);
-        }
-        runs.push(r);
-        if (stopped || reaches(&runs, cfg.early_stop)) && m + 1 < losses.len() {
-            return merge(runs, model.num_classes(), true);
-        }
-    }
-    merge(runs, model.num_classes(), stopped)
+    let runs: Vec<Member> = members(cfg)
+        .into_iter()
+        .map(|loss| Member { cfg: cfg.clone().with_loss(loss).with_keep_best(true).with_losses(None), loss: Some(loss) })
+        .collect();
+    run_members(AttackKind::Apgd, model, x, goal, &runs, cfg.early_stop, observer).await
 }
 
 #[cfg(test)]
 #[cfg(not(target_arch = "wasm32"))] // the blocking wrappers are native only
 mod tests {
     use super::*;
+    use crate::attack::apgd::apgd;
     use crate::attack::norm::Norm;
     use crate::attack::outcome::{Control, Progress};
     use crate::attack::pgd::tests::{Toy, batch};

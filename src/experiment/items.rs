@@ -29,18 +29,7 @@ pub(crate) fn for_model(items: &[Item], dataset: Dataset) -> Vec<Item> {
 
 /// Load an image and its label, which must have the image's size.
 fn load_pair(p: &crate::data::folder::Pair) -> Result<Item> {
-    let image = imaging::load(&p.image)?;
-    let gt = imaging::load_label_map(&p.label, p.labels)?;
-    if (gt.width, gt.height) != (image.width() as usize, image.height() as usize) {
-        return Err(Error::Shape(format!(
-            "label {} is {}×{}, its image is {}×{}",
-            p.label.display(),
-            gt.width,
-            gt.height,
-            image.width(),
-            image.height()
-        )));
-    }
+    let (image, gt) = imaging::load_pair(p)?;
     Ok(Item { name: p.name.clone(), image, gt, labels: labels_dataset(&p.label) })
 }
 

@@ -15,6 +15,6 @@ pub(crate) mod testing;
 
 pub use colour::{colorize, overlay};
 pub use decode::{MAX_PIXELS, decode, load};
-pub use png::{decode_label_png, encode_map_png, encode_png, load_label_map, load_label_png, save_map_png, save_png};
+pub use png::{decode_label_png, encode_map_png, encode_png, load_label_map, load_label_png, load_pair, save_map_png, save_png};
 pub use resize::{ResizeMethod, resize};
 pub use rgb01::{RgbImage01, from_tensor01, quantize_8bit, to_tensor01};

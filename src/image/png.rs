@@ -8,6 +8,7 @@ use super::decode::{be_u32, check_dimensions, decode_dynamic, with_path};
 
 use image::{DynamicImage, GrayImage, ImageFormat, RgbImage};
 
+use crate::data::folder::Pair;
 use crate::data::{ClassMap, LabelIds};
 use crate::error::{Error, Result};
 
@@ -178,6 +179,18 @@ pub fn load_label_map(path: &Path, ids: LabelIds) -> Result<ClassMap> {
     let (mut data, width, height) = load_label_png(path)?;
     ids.apply(&mut data);
     Ok(ClassMap { width, height, data })
+}
+
+/// The image and the class map of a labelled pair; the label must have the image's size
+/// ([`Error::Shape`] naming the label otherwise).
+pub fn load_pair(p: &Pair) -> Result<(RgbImage, ClassMap)> {
+    let image = super::decode::load(&p.image)?;
+    let gt = load_label_map(&p.label, p.labels)?;
+    let (w, h) = (image.width(), image.height());
+    if (gt.width, gt.height) != (w as usize, h as usize) {
+        return Err(Error::Shape(format!("label {} is {}×{}, its image is {w}×{h}", p.label.display(), gt.width, gt.height)));
+    }
+    Ok((image, gt))
 }
 
 /// Encode an 8-bit RGB image as PNG bytes.

@@ -99,12 +99,7 @@ fn folder(backend: &str, model: &str, source: &ImageSource, json: bool) -> Resul
     let pb = progress(pairs.len(), "eval");
     for p in &pairs {
         let r = (|| -> Result<()> {
-            let img = imaging::load(&p.image)?;
-            let gt = imaging::load_label_map(&p.label, p.labels)?;
-            if (gt.width, gt.height) != (img.width() as usize, img.height() as usize) {
-                let (w, h) = (img.width(), img.height());
-                return Err(Error::Shape(format!("label {} is {}×{}, its image is {w}×{h}", p.label.display(), gt.width, gt.height)));
-            }
+            let (img, gt) = imaging::load_pair(p)?;
             let (_, map) = predict_image(&seg, &img, seg.spec.native_size)?;
             cm.add(&gt.data, &map.resized(gt.width, gt.height)?.data)
         })();

@@ -2,7 +2,7 @@
 # Install what the tests and the demo need, from package registries only (idempotent: each
 # tool only when missing):
 # - Debian: Mesa's Vulkan drivers (lavapipe: wgpu's software Vulkan adapter), Chromium and its
-#   WebDriver (the browser tests), Node.js and npm;
+#   WebDriver (the browser tests), Node.js and npm, Slurm and munge (the cluster test);
 # - rustup: the wasm32 target; crates.io: wasm-bindgen-cli (the version pinned in Cargo.lock)
 #   and wasm-pack; npm: playwright-core (tests/e2e) and binaryen (wasm-opt for the release
 #   bundle, in ~/.cache/advseg/tools);
@@ -18,6 +18,8 @@ need_apt=()
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
+# a single-node Slurm for the cluster test (scripts/slurm_test.sh)
+command -v slurmctld >/dev/null || need_apt+=(slurmctld slurmd slurm-client munge)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}" >/dev/null \

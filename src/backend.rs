@@ -36,19 +36,42 @@ pub fn wgpu() -> Result<Device> {
     .map_err(Error::Backend)
 }
 
+/// The `index`-th discrete GPU through wgpu (several GPUs on one host: one shard each).
+/// Kept per index like [`wgpu`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn wgpu_gpu(index: usize) -> Result<Device> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static GPUS: std::sync::OnceLock<Mutex<HashMap<usize, std::result::Result<Device, String>>>> = std::sync::OnceLock::new();
+    let mut map = GPUS.get_or_init(|| Mutex::new(HashMap::new())).lock().unwrap_or_else(|e| e.into_inner());
+    map.entry(index)
+        .or_insert_with(|| {
+            let kind = burn::tensor::DeviceKind::DiscreteGpu(index);
+            std::panic::catch_unwind(|| Device::wgpu_options().device_kind(kind).init())
+                .map_err(|_| format!("no discrete GPU {index} could be initialised through wgpu"))?
+                .map_err(|e| format!("wgpu initialisation of discrete GPU {index} failed: {e}"))
+        })
+        .clone()
+        .map_err(Error::Backend)
+}
+
 /// The browser's WebGPU device, initialised asynchronously (the only way on wasm).
 #[cfg(target_arch = "wasm32")]
 pub async fn webgpu() -> Result<Device, String> {
     Device::wgpu_options().init_async().await.map_err(|e| format!("{e}"))
 }
 
-/// A device by name: `cpu` or `wgpu`.
+/// A device by name: `cpu`, `wgpu` (the adapter wgpu prefers) or `wgpu:N` (the N-th
+/// discrete GPU, from 0).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn by_name(name: &str) -> Result<Device> {
     match name {
         "cpu" | "flex" => Ok(cpu()),
         "wgpu" | "gpu" => wgpu(),
-        other => Err(Error::InvalidArgument(format!("unknown backend '{other}' (expected cpu or wgpu)"))),
+        other => match other.strip_prefix("wgpu:").map(str::parse::<usize>) {
+            Some(Ok(i)) => wgpu_gpu(i),
+            _ => Err(Error::InvalidArgument(format!("unknown backend '{other}' (expected cpu, wgpu or wgpu:N)"))),
+        },
     }
 }
 

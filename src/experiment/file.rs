@@ -194,6 +194,15 @@ impl ExperimentFile {
         }
         Ok(())
     }
+
+    /// The `[[attacks]]` entry the transfer matrix crafts with.
+    pub fn transfer_attack(&self) -> Result<&AttackSpec> {
+        let t = self.transfer.as_ref().ok_or_else(|| invalid("the experiment has no [transfer] section".into()))?;
+        self.attacks
+            .iter()
+            .find(|a| a.name.as_deref() == Some(t.attack.as_str()))
+            .ok_or_else(|| invalid(format!("transfer names attack '{}', which [[attacks]] lacks", t.attack)))
+    }
 }
 
 /// A dataset layout's labels must be the models' classes (a flat folder is not checked).

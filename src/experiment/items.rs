@@ -33,9 +33,26 @@ fn load_pair(p: &crate::data::folder::Pair) -> Result<Item> {
     Ok(Item { name: p.name.clone(), image, gt, labels: labels_dataset(&p.label) })
 }
 
-/// The pairs of `source` in its order, at most `max`; files the layout names but that are
-/// missing, and images or labels that fail to load, are reported in `skipped` and left out.
-pub(crate) fn load_items(source: &ImageSource, max: Option<usize>, skipped: &mut Vec<Skipped>) -> Result<Vec<Item>> {
+/// A usable labelled pair of the set, not held in memory: its files and the hash of their
+/// bytes (what keys the finished work of a resumable run).
+#[derive(Clone, Debug)]
+pub(crate) struct ItemRef {
+    pub pair: crate::data::folder::Pair,
+    /// sha256 of the image and label files (hex, 32 characters).
+    pub hash: String,
+}
+
+impl ItemRef {
+    /// The image's name.
+    pub fn name(&self) -> &str {
+        &self.pair.name
+    }
+}
+
+/// The pairs of `source` in its order, at most `max`, each loaded once to check it (then
+/// dropped: a dataset does not fit in memory); files the layout names but that are missing,
+/// and images or labels that fail to load, are reported in `skipped` and left out.
+pub(crate) fn scan_items(source: &ImageSource, max: Option<usize>, skipped: &mut Vec<Skipped>) -> Result<Vec<ItemRef>> {
     let listing = source.list(resolve_images)?;
     skipped.extend(listing.missing.iter().map(|m| Skipped { image: m.path.clone(), error: format!("missing ({})", m.what) }));
     let mut items = Vec::new();
@@ -43,8 +60,8 @@ pub(crate) fn load_items(source: &ImageSource, max: Option<usize>, skipped: &mut
         if max.is_some_and(|m| items.len() >= m) {
             break;
         }
-        match load_pair(p) {
-            Ok(it) => items.push(it),
+        match load_pair(p).and_then(|_| file_hash(p)) {
+            Ok(hash) => items.push(ItemRef { pair: p.clone(), hash }),
             Err(e) => skipped.push(Skipped { image: p.image.display().to_string(), error: e.to_string() }),
         }
     }
@@ -52,6 +69,24 @@ pub(crate) fn load_items(source: &ImageSource, max: Option<usize>, skipped: &mut
         return Err(Error::InvalidArgument(format!("no usable labelled images in {}", source.describe())));
     }
     Ok(items)
+}
+
+/// sha256 of a pair's image and label bytes and of how its label values are read.
+fn file_hash(p: &crate::data::folder::Pair) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for f in [&p.image, &p.label] {
+        let bytes = std::fs::read(f).map_err(|e| Error::io(f, e))?;
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    h.update(format!("{:?}", p.labels).as_bytes());
+    Ok(h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Load `refs` (checked by [`scan_items`]) into memory.
+pub(crate) fn load(refs: &[ItemRef]) -> Result<Vec<Item>> {
+    refs.iter().map(|r| load_pair(&r.pair)).collect()
 }
 
 /// Images of `items` resized to `w × h` (Pillow bilinear), in `[0, 1]`.

@@ -86,6 +86,19 @@ impl ConfusionMatrix {
         Ok(())
     }
 
+    /// A matrix from its raw counts ([`ConfusionMatrix::counts`]'s layout), e.g. read back from a
+    /// file; a wrong count of entries is an [`Error::Shape`].
+    pub fn from_counts(n_classes: usize, counts: Vec<u64>) -> Result<Self> {
+        if counts.len() != n_classes * (n_classes + 1) {
+            return Err(Error::Shape(format!(
+                "{} counts for a confusion matrix of {n_classes} classes (expected {})",
+                counts.len(),
+                n_classes * (n_classes + 1)
+            )));
+        }
+        Ok(ConfusionMatrix { n_classes, counts })
+    }
+
     /// Add the counts of `other` (which must have the same number of classes, else
     /// [`Error::Shape`]).
     pub fn merge(&mut self, other: &ConfusionMatrix) -> Result<()> {
@@ -225,6 +238,8 @@ mod tests {
         let mut b = ConfusionMatrix::new(3);
         b.add(&g2, &p2).unwrap();
         a.merge(&b).unwrap();
+        assert_eq!(ConfusionMatrix::from_counts(3, a.counts().to_vec()).unwrap(), a);
+        assert!(ConfusionMatrix::from_counts(3, vec![0; 9]).unwrap_err().to_string().contains("9 counts"));
         assert_eq!(a, all);
         let err = a.merge(&ConfusionMatrix::new(4)).unwrap_err();
         assert!(

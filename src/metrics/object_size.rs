@@ -118,6 +118,14 @@ impl BucketScore {
         self.correct += correct;
         self.accuracy = Some(self.correct as f64 / self.pixels as f64);
     }
+
+    /// Add the objects of `other` (the same as adding its images here).
+    fn merge(&mut self, other: &BucketScore) {
+        self.objects += other.objects;
+        self.pixels += other.pixels;
+        self.correct += other.correct;
+        self.accuracy = (self.objects > 0).then(|| self.correct as f64 / self.pixels as f64);
+    }
 }
 
 /// Accuracy by object size (see the module documentation), accumulated over images.
@@ -156,6 +164,16 @@ impl SizeAccuracy {
             bucket.add(c.pixels.len() as u64, correct);
         }
         Ok(())
+    }
+}
+
+impl SizeAccuracy {
+    /// Add the objects of `other` (accumulated over other images): the same counts and
+    /// accuracies as adding all the images to one.
+    pub fn merge(&mut self, other: &SizeAccuracy) {
+        self.small.merge(&other.small);
+        self.medium.merge(&other.medium);
+        self.large.merge(&other.large);
     }
 }
 
@@ -239,6 +257,11 @@ mod tests {
         // two images pool; an empty bucket is null in JSON
         let b = accuracy_by_size(&[map(100, 100, p), map(2, 1, vec![0, 0])], &[reference, map(2, 1, vec![0, 0])]).unwrap();
         assert_eq!((b.large.objects, b.large.pixels), (2, 9877));
+        // merging per-image parts gives the pooled counts and accuracies
+        let mut m = SizeAccuracy::default();
+        m.merge(&a);
+        m.merge(&accuracy_by_size(&[map(2, 1, vec![0, 0])], &[map(2, 1, vec![0, 0])]).unwrap());
+        assert_eq!(m, b);
         let j = serde_json::to_value(SizeAccuracy::default()).unwrap();
         assert!(j["small"]["accuracy"].is_null(), "{j}");
         // a prediction at half size is resized to the reference

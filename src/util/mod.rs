@@ -1,8 +1,9 @@
-//! Small utilities every layer may use: the blocking executor, fractions, a seedable RNG,
+//! Small utilities every layer may use: the blocking executor, exact floats in JSON, fractions, a seedable RNG,
 //! timing and scoped-thread loops.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod block_on;
+pub mod exact;
 pub mod fraction;
 pub mod rng;
 pub mod threads;
@@ -10,6 +11,7 @@ pub mod timer;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use block_on::block_on;
+pub use exact::Exact;
 pub use fraction::parse_fraction;
 pub use rng::SplitMix64;
 pub use threads::{effective_threads, run_chunks};

@@ -1,7 +1,7 @@
 //! `advseg eval`: mIoU and pixel accuracy on a labelled folder, or a whole experiment file.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -11,7 +11,7 @@ use advseg::image as imaging;
 use advseg::metrics::{ConfusionMatrix, SegMetrics};
 use advseg::model::Segmenter;
 
-use crate::common::{create_dir, fmt_seconds, progress};
+use crate::common::progress;
 use crate::segment::predict_image;
 
 /// Evaluate on a folder of NAME.png / NAME_label.png pairs: mIoU and pixel accuracy. With
@@ -45,9 +45,14 @@ pub struct EvalArgs {
     /// An experiment file (TOML; see experiments/ and `advseg::experiment`).
     #[arg(long, conflicts_with_all = ["images", "dataset"])]
     pub experiment: Option<PathBuf>,
-    /// Output directory of the experiment's results.md and results.json.
+    /// Output directory of the experiment: results.md, results.json, and the run's units
+    /// (a rerun into the same folder skips the finished ones), rows.jsonl (per-image rows).
     #[arg(long, default_value = "out/experiment")]
     pub out: PathBuf,
+    /// Do only shard K of N of the experiment's units (e.g. `--shard 2/4`; a cluster array
+    /// task each), saved in --out; `advseg merge` assembles the shards' folders.
+    #[arg(long, requires = "experiment")]
+    pub shard: Option<advseg::experiment::Shard>,
 }
 
 /// The report of `eval --json`.
@@ -66,7 +71,7 @@ struct EvalReport {
 
 pub fn run(backend: &str, a: &EvalArgs) -> Result<()> {
     if let Some(file) = &a.experiment {
-        return experiment(backend, file, &a.out);
+        return crate::experiment::run(backend, file, &a.out, a.shard);
     }
     let source = match (&a.images, &a.dataset, &a.root) {
         (Some(dir), _, _) => ImageSource::Folder(dir.display().to_string()),
@@ -137,47 +142,5 @@ fn folder(backend: &str, model: &str, source: &ImageSource, json: bool) -> Resul
             println!("skipped {} image(s): {}", skipped.len(), skipped.join(", "));
         }
     }
-    Ok(())
-}
-
-fn experiment(backend: &str, file: &Path, out: &Path) -> Result<()> {
-    let exp = advseg::experiment::ExperimentFile::load(file)?;
-    let device = advseg::backend::by_name(backend)?;
-    let start = std::time::Instant::now();
-    let pb = progress(1, "experiment");
-    // without a terminal (CI logs) the bar is hidden: print one line per task instead
-    let lines = !std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut on_progress = |p: &advseg::experiment::ExperimentProgress| {
-        pb.set_length(p.total as u64);
-        pb.set_position(p.done as u64);
-        pb.set_message(p.message.clone());
-        if lines {
-            let elapsed = start.elapsed().as_secs_f64();
-            // by task count: tasks differ in cost (a clean pass vs an adaptive attack), so a guide only
-            let eta = match p.done {
-                0 => String::new(),
-                d => format!(", ETA ~{}", fmt_seconds(elapsed * (p.total - d) as f64 / d as f64)),
-            };
-            eprintln!("[{}/{} {}{eta}] {}", p.done, p.total, fmt_seconds(elapsed), p.message);
-        }
-    };
-    let result = advseg::experiment::run(&exp, &device, &mut on_progress)?;
-    pb.finish_and_clear();
-    for s in &result.skipped {
-        eprintln!("advseg: skipped {}: {}", s.image, s.error);
-    }
-    create_dir(out)?;
-    let md = format!(
-        "{}\nCommand: `advseg --backend {backend} eval --experiment {}` ({} in all, {}).\n",
-        result.to_markdown(),
-        file.display(),
-        fmt_seconds(start.elapsed().as_secs_f64()),
-        advseg::backend::describe(&device)
-    );
-    let (md_path, json_path) = (out.join("results.md"), out.join("results.json"));
-    std::fs::write(&md_path, &md).map_err(|e| Error::io(&md_path, e))?;
-    std::fs::write(&json_path, result.to_json()?).map_err(|e| Error::io(&json_path, e))?;
-    println!("{md}");
-    println!("wrote {} and {}", md_path.display(), json_path.display());
     Ok(())
 }

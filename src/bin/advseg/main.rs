@@ -3,6 +3,8 @@
 //! ```text
 //! advseg segment --model espnetv2-voc IMAGE... --out DIR
 //! advseg eval --model espnetv2-voc --images DIR [--json]
+//! advseg eval --experiment FILE --out DIR [--shard K/N]
+//! advseg merge DIR... --out OUT
 //! advseg attack --model espnetv2-voc --mode untargeted --eps 8/255 --steps 10 --loss ce IMAGE... --out DIR
 //! advseg attack --spec attack.toml IMAGE... --out DIR
 //! advseg models
@@ -15,6 +17,7 @@
 mod attack;
 mod common;
 mod eval;
+mod experiment;
 mod scale_attack;
 mod scale_defend;
 mod scaling_output;
@@ -46,6 +49,7 @@ enum Command {
     Weights(weights::WeightsArgs),
     Segment(segment::SegmentArgs),
     Eval(eval::EvalArgs),
+    Merge(experiment::MergeArgs),
     Attack(attack::AttackArgs),
     ScaleAttack(scale_attack::ScaleAttackArgs),
     ScaleDefend(scale_defend::ScaleDefendArgs),
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         Command::Weights(a) => weights::run(a),
         Command::Segment(a) => segment::run(b, a),
         Command::Eval(a) => eval::run(b, a),
+        Command::Merge(a) => experiment::merge(a),
         Command::Attack(a) => attack::run(b, a),
         Command::ScaleAttack(a) => scale_attack::run(b, a),
         Command::ScaleDefend(a) => scale_defend::run(b, a),

@@ -63,7 +63,11 @@ fn shards_merged_and_resumed_runs_equal_one_run() {
     let n_units = units_in(&single);
     assert_eq!(n_units, 18, "per batch of images (2): clean, two attacks and their adaptive runs, transfer clean × 2 and craft × 2");
     let rows = std::fs::read_to_string(single.join("rows.jsonl")).unwrap();
-    assert!(rows.lines().count() >= 3 * n_units && rows.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    // per image: clean ×2 (undefended, jpeg), apgd ×2 + adaptive, to-image ×3 (+ clean vs
+    // target) + adaptive, transfer clean ×2 and crafted ×2 × 2 targets: 15 rows × 3 images
+    let rows: Vec<serde_json::Value> = rows.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 45);
+    assert!(rows.iter().any(|r| r["part"] == "jpeg-75 (adaptive)" && r["image"] == "1" && r["miou"].is_number()), "{rows:?}");
     let m1 = root.join("merged-1");
     ok(&run(&["merge", s(&single), "--out", s(&m1)]));
     assert_eq!(results(&m1), reference, "N = 1");

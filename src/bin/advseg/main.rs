@@ -9,6 +9,7 @@
 //! advseg weights fetch [--from DIR]
 //! advseg scale-attack --model espnetv2-voc --scaler opencv-linear --source S --target T --ratio 4 --out DIR
 //! advseg scale-attack --model espnetv2-voc --source S --target-map MAP.png|--target-class person --out DIR
+//! advseg universal --model selfie --hide person --eps 8/255 --steps 40 IMAGE... --held-out IMAGE... --out DIR
 //! advseg scale-defend --model espnetv2-voc --scaler opencv-linear --image A [--source S] [--target T] --out DIR
 //! ```
 
@@ -19,6 +20,7 @@ mod scale_attack;
 mod scale_defend;
 mod scaling_output;
 mod segment;
+mod universal;
 mod weights;
 
 use std::process::ExitCode;
@@ -49,6 +51,7 @@ enum Command {
     Attack(attack::AttackArgs),
     ScaleAttack(scale_attack::ScaleAttackArgs),
     ScaleDefend(scale_defend::ScaleDefendArgs),
+    Universal(universal::UniversalArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Attack(a) => attack::run(b, a),
         Command::ScaleAttack(a) => scale_attack::run(b, a),
         Command::ScaleDefend(a) => scale_defend::run(b, a),
+        Command::Universal(a) => universal::run(b, a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -73,6 +73,16 @@ function drawEffect(canvas, pixels, channels, map, w, h, blur) {
   }
 }
 
+/** The attacked view on, or blanked (no δ, or “add δ” unticked) so that no stale frame shows. @param {boolean} on */
+function showAttacked(on) {
+  const canvas = /** @type {HTMLCanvasElement} */ ($('cam-attacked'));
+  $('cam-attacked-caption').textContent = on ? 'with δ' : current ? 'with δ: off (tick “add δ”)' : 'with δ: craft or load a δ first';
+  if (!on) {
+    const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+  }
+}
+
 /** Share of `map`'s pixels in the foreground. @param {Uint8Array} map */
 function foregroundShare(map) {
   const fg = foregroundTest();
@@ -94,6 +104,7 @@ async function step(video, grab) {
   const blur = $('cam-blur').checked;
   drawEffect($('cam-clean'), frame, 4, r.clean, w, h, blur);
   let differ = NaN;
+  showAttacked(Boolean(r.attacked));
   if (r.attacked) {
     drawEffect($('cam-attacked'), r.attacked_rgb, 3, r.attacked, w, h, blur);
     let d = 0;
@@ -122,11 +133,14 @@ async function step(video, grab) {
 async function loop(video) {
   const grab = new OffscreenCanvas(1, 1);
   while (running) {
-    if (paused || video.readyState < 2) { await new Promise((r) => setTimeout(r, 50)); continue; }
+    // the page's own calls (segmenting, attacks) go first
+    if (paused || video.readyState < 2 || document.body.classList.contains('busy')) { await new Promise((r) => setTimeout(r, 50)); continue; }
     try {
       await step(video, grab);
     } catch (err) {
-      if (running && !paused) { showError(err); await stop(); }
+      // another call (an attack of the page, a model load) holds the worker: wait for it
+      if (err instanceof Error && /busy/.test(err.message)) { await new Promise((r) => setTimeout(r, 200)); continue; }
+      if (running && !paused) { showError(err); running = false; stopped(); }
     }
   }
 }
@@ -153,6 +167,11 @@ async function stop() {
   running = false;
   if (loopDone) await loopDone.catch(() => {});
   loopDone = null;
+  stopped();
+}
+
+/** Release the camera and reset the controls. */
+function stopped() {
   if (stream) for (const t of stream.getTracks()) t.stop();
   stream = null;
   $('cam-start').disabled = false; $('cam-stop').disabled = true;

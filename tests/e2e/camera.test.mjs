@@ -215,6 +215,7 @@ try {
   const cleanFps = (Number(await data('cameraFrames')) - warm2) / ((Date.now() - t2) / 1000);
   report('camera_fps_text_clean', await page.textContent('#cam-fps'));
   report('camera_fps_clean_only', Number(cleanFps.toFixed(2)));
+  assert.match(await page.textContent('#cam-attacked-caption') || '', /off/, 'the attacked view says it is off');
   await shot('camera-02-clean-only');
   await page.check('#cam-attack');
 

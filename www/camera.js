@@ -17,6 +17,8 @@ let running = false;
 let paused = false;
 /** @type {Promise<void> | null} */
 let loopDone = null;
+/** @type {Promise<void> | null} the frame being segmented */
+let inFlight = null;
 /** @type {number[]} end times of the last frames (ms) */
 let times = [];
 /** @type {number[]} the network's seconds for the last frames */
@@ -33,10 +35,16 @@ export function fillCameraModels() {
 /** The working size of the frames: the δ's, else the model's for the video's shape. @param {HTMLVideoElement} video */
 async function frameSize(video) {
   if (current) return [current.width, current.height];
-  /** @type {number[]} */
-  const s = await api.call('inputSize', { width: video.videoWidth || 640, height: video.videoHeight || 480, maxSide: 0 });
-  return s;
+  const key = `${state.info?.name}/${video.videoWidth}x${video.videoHeight}`;
+  if (sizeFor.key !== key) {
+    /** @type {number[]} */
+    const s = await api.call('inputSize', { width: video.videoWidth || 640, height: video.videoHeight || 480, maxSide: 0 });
+    sizeFor = { key, size: s };
+  }
+  return sizeFor.size;
 }
+/** The working size of the last video shape and model (asked once). @type {{key: string, size: number[]}} */
+let sizeFor = { key: '', size: [0, 0] };
 
 /** The class index shown sharp: `person` where the model has it, else everything but class 0. */
 function foregroundTest() {
@@ -136,8 +144,10 @@ async function loop(video) {
     // the page's own calls (segmenting, attacks) go first
     if (paused || video.readyState < 2 || document.body.classList.contains('busy')) { await new Promise((r) => setTimeout(r, 50)); continue; }
     try {
-      await step(video, grab);
+      inFlight = step(video, grab);
+      await inFlight;
     } catch (err) {
+      inFlight = null;
       // another call (an attack of the page, a model load) holds the worker: wait for it
       if (err instanceof Error && /busy/.test(err.message)) { await new Promise((r) => setTimeout(r, 200)); continue; }
       if (running && !paused) { showError(err); running = false; stopped(); }
@@ -184,7 +194,10 @@ export function wireCamera() {
   $('cam-start').addEventListener('click', () => guarded(start));
   $('cam-stop').addEventListener('click', () => guarded(stop));
   // crafting needs the worker: frames wait meanwhile
-  document.addEventListener('universal-crafting', (/** @type {any} */ ev) => { paused = Boolean(ev.detail); });
+  document.addEventListener('universal-crafting', (/** @type {any} */ ev) => {
+    paused = ev.detail.on;
+    if (paused && inFlight) ev.detail.waits.push(inFlight);
+  });
   document.addEventListener('universal-changed', () => { times = []; costs = []; });
   // the batch changes which δ can be crafted
   new MutationObserver(updateUniversal).observe($('batch'), { childList: true });

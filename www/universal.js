@@ -61,7 +61,11 @@ function pooled(set) {
 async function craft() {
   await loadModelNamed($('cam-model').value);
   if (!state.size || state.images.length === 0) throw new Error('add images to the batch first: δ is crafted on them');
-  document.dispatchEvent(new CustomEvent('universal-crafting', { detail: true }));
+  // the camera pauses and hands over the frame it is segmenting, if any
+  /** @type {{on: boolean, waits: Promise<unknown>[]}} */
+  const pause = { on: true, waits: [] };
+  document.dispatchEvent(new CustomEvent('universal-crafting', { detail: pause }));
+  await Promise.allSettled(pause.waits);
   crafting = true; updateUniversal();
   try {
     const [width, height] = state.size;
@@ -75,7 +79,7 @@ async function craft() {
     document.body.dataset.universalReport = JSON.stringify(r.report.crafting.universal.pooled);
   } finally {
     crafting = false; updateUniversal();
-    document.dispatchEvent(new CustomEvent('universal-crafting', { detail: false }));
+    document.dispatchEvent(new CustomEvent('universal-crafting', { detail: { on: false, waits: [] } }));
   }
 }
 

@@ -156,7 +156,14 @@ try {
   report('batch_images', batch);
   assert.equal(batch, 2, `batch of ${batch}`);
 
-  // 2. craft δ (hide the person, ε 16/255, 20 steps)
+  // 2. the camera before any δ: the clean stream alone (at the model's size for the video)
+  await page.click('#cam-start');
+  await framesAfter(3);
+  assert.equal(await data('cameraMode'), 'clean only');
+  assert.match(await page.textContent('#cam-attacked-caption') || '', /craft or load a δ first/);
+  assert.match(await page.textContent('#cam-fps') || '', /fps \(clean only/);
+
+  // 3. craft δ while the camera runs (frames wait meanwhile): hide the person, ε 16/255, 20 steps
   await page.fill('#uni-steps', '20');
   const tc = Date.now();
   await page.click('#uni-craft');
@@ -171,9 +178,9 @@ try {
   assert.ok(pooled.vanished > 0.2, `20 steps should hide some of the person on the crafting images: ${JSON.stringify(pooled)}`);
   assert.equal(await bannerText(), '');
 
-  // 3. the camera: clean and attacked side by side, fps shown, the maps differ
-  await page.click('#cam-start');
-  await framesAfter(3);
+  // 4. clean and attacked side by side, fps shown, the maps differ
+  await until(() => document.body.dataset.cameraMode === 'clean + attacked', undefined, 120000);
+  await framesAfter(Number(await data('cameraFrames')) + 2);
   const warm = Number(await data('cameraFrames'));
   const t1 = Date.now();
   await framesAfter(warm + 12);
@@ -206,7 +213,7 @@ try {
     assert.ok(spread > 50, `${id} shows a picture (red spread ${spread})`);
   }
 
-  // 4. without δ: only the clean stream, its fps
+  // 5. without δ: only the clean stream, its fps
   await page.uncheck('#cam-attack');
   await page.waitForFunction(() => document.body.dataset.cameraMode === 'clean only', null, { timeout: 120000 });
   const warm2 = Number(await data('cameraFrames'));
@@ -219,7 +226,7 @@ try {
   await shot('camera-02-clean-only');
   await page.check('#cam-attack');
 
-  // 5. δ as a PNG with its ε, loaded back
+  // 6. δ as a PNG with its ε, loaded back
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#uni-download')]);
   const deltaPath = join(artifacts, 'camera-delta.png');
   await dl.saveAs(deltaPath);
@@ -233,7 +240,7 @@ try {
   await framesAfter(n3 + 3);
   assert.ok(Number(await data('cameraDiffer')) > 0.01, 'the loaded δ still changes the maps');
 
-  // 6. stop: the camera is released
+  // 7. stop: the camera is released
   await page.click('#cam-stop');
   await page.waitForFunction(() => document.getElementById('cam-fps')?.textContent === 'stopped', null, { timeout: 60000 });
   await page.keyboard.press('Tab'); // the controls are reachable by keyboard

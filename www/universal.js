@@ -77,6 +77,9 @@ async function craft() {
     await use({ width: r.width, height: r.height, eps: r.eps, delta: r.delta, png: r.png, source: 'crafted' });
     say(`δ crafted on ${images.length} image(s) in ${r.report.seconds.toFixed(1)} s (ε ${Number($('uni-eps').value)}/255): ${pooled(r.report.crafting)}`);
     document.body.dataset.universalReport = JSON.stringify(r.report.crafting.universal.pooled);
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('cancelled')) say(current ? 'cancelled; the previous δ stays' : 'cancelled');
+    else throw err;
   } finally {
     crafting = false; updateUniversal();
     document.dispatchEvent(new CustomEvent('universal-crafting', { detail: { on: false, waits: [] } }));

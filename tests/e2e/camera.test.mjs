@@ -138,6 +138,16 @@ try {
   const framesAfter = async (/** @type {number} */ n) => {
     await until((/** @type {number} */ k) => Number(document.body.dataset.cameraFrames || 0) >= k, n, 300000);
   };
+  /** The share of pixels whose class differs between the streams, sampled for `ms`. @param {number} ms */
+  const differSamples = async (ms) => {
+    const out = [];
+    for (const t = Date.now(); Date.now() - t < ms;) {
+      const d = Number(await data('cameraDiffer'));
+      if (Number.isFinite(d)) out.push(d);
+      await page.waitForTimeout(150);
+    }
+    return out;
+  };
   const bannerText = async () => (await page.isVisible('#banner')) ? await page.textContent('#banner-text') : '';
 
   // 1. the page on the selfie segmenter; the crafting batch: two of the clip's images
@@ -163,7 +173,17 @@ try {
   assert.match(await page.textContent('#cam-attacked-caption') || '', /craft or load a δ first/);
   assert.match(await page.textContent('#cam-fps') || '', /fps \(clean only/);
 
-  // 3. craft δ while the camera runs (frames wait meanwhile): hide the person, ε 16/255, 20 steps
+  // 3. a long crafting run cancelled mid-way (the camera keeps running)
+  await page.fill('#uni-steps', '500');
+  await page.click('#uni-craft');
+  await until(() => /crafting δ: step [3-9]\//.test(document.getElementById('uni-status')?.textContent || ''), undefined, 120000);
+  await page.click('#uni-cancel');
+  await until(() => /^cancelled/.test(document.getElementById('uni-status')?.textContent || ''), undefined, 120000);
+  assert.equal(await data('universal'), '', 'no δ after a cancelled run');
+  const afterCancel = Number(await data('cameraFrames'));
+  await framesAfter(afterCancel + 2);
+
+  // 4. craft δ while the camera runs (frames wait meanwhile): hide the person, ε 16/255, 20 steps
   await page.fill('#uni-steps', '20');
   const tc = Date.now();
   await page.click('#uni-craft');
@@ -178,7 +198,7 @@ try {
   assert.ok(pooled.vanished > 0.2, `20 steps should hide some of the person on the crafting images: ${JSON.stringify(pooled)}`);
   assert.equal(await bannerText(), '');
 
-  // 4. clean and attacked side by side, fps shown, the maps differ
+  // 5. clean and attacked side by side, fps shown, the maps differ
   await until(() => document.body.dataset.cameraMode === 'clean + attacked', undefined, 120000);
   await framesAfter(Number(await data('cameraFrames')) + 2);
   const warm = Number(await data('cameraFrames'));
@@ -190,10 +210,11 @@ try {
   report('camera_fps_clean_plus_attacked', Number(attackedFps.toFixed(2)));
   assert.match(fpsText || '', /\d+(\.\d)? fps \(clean \+ attacked/);
   assert.equal(await data('cameraMode'), 'clean + attacked');
-  const differ = Number(await data('cameraDiffer'));
-  report('camera_maps_differ_fraction', differ);
+  // over one loop of the clip (4.5 s): the held-out image changes less than the crafting ones
+  const differ = Math.max(...await differSamples(5000));
+  report('camera_maps_differ_fraction_max', differ);
   report('camera_stats', await page.textContent('#cam-stats'));
-  assert.ok(differ > 0.01, `the perturbed stream's maps should differ from the clean stream's: ${differ}`);
+  assert.ok(differ > 0.1, `the perturbed stream's maps should differ from the clean stream's: ${differ}`);
   // the camera panel at a few moments of the clip (the clip shows each image for 1.5 s)
   for (const k of [1, 2, 3]) {
     await page.$eval('#camera-panel', (e) => e.scrollIntoView());
@@ -213,7 +234,7 @@ try {
     assert.ok(spread > 50, `${id} shows a picture (red spread ${spread})`);
   }
 
-  // 5. without δ: only the clean stream, its fps
+  // 6. without δ: only the clean stream, its fps
   await page.uncheck('#cam-attack');
   await page.waitForFunction(() => document.body.dataset.cameraMode === 'clean only', null, { timeout: 120000 });
   const warm2 = Number(await data('cameraFrames'));
@@ -226,7 +247,7 @@ try {
   await shot('camera-02-clean-only');
   await page.check('#cam-attack');
 
-  // 6. δ as a PNG with its ε, loaded back
+  // 7. δ as a PNG with its ε, loaded back
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#uni-download')]);
   const deltaPath = join(artifacts, 'camera-delta.png');
   await dl.saveAs(deltaPath);
@@ -238,9 +259,11 @@ try {
   await page.waitForFunction(() => /loaded camera-delta\.png: 256×256, ε 16\.0\/255/.test(document.getElementById('uni-status')?.textContent || ''), null, { timeout: 60000 });
   const n3 = Number(await data('cameraFrames'));
   await framesAfter(n3 + 3);
-  assert.ok(Number(await data('cameraDiffer')) > 0.01, 'the loaded δ still changes the maps');
+  const differLoaded = Math.max(...await differSamples(5000));
+  report('camera_maps_differ_fraction_max_loaded_delta', differLoaded);
+  assert.ok(differLoaded > 0.1, `the loaded δ still changes the maps: ${differLoaded}`);
 
-  // 7. stop: the camera is released
+  // 8. stop: the camera is released
   await page.click('#cam-stop');
   await page.waitForFunction(() => document.getElementById('cam-fps')?.textContent === 'stopped', null, { timeout: 60000 });
   await page.keyboard.press('Tab'); // the controls are reachable by keyboard

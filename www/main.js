@@ -6,6 +6,7 @@
 //   controls.js the form → the options of a wasm call
 //   run.js      segmenting, attacks, progress, cancel
 //   render.js   the views; paint.js the brush; metrics.js the table and downloads
+//   camera.js   the live camera view; universal.js its universal perturbation
 import { state, api, $ } from './state.js';
 import { guarded, hideError, setBusy, setStage, showError } from './status.js';
 import { fillModels, loadModel } from './model.js';
@@ -15,6 +16,7 @@ import { cancel, run, segment } from './run.js';
 import { renderViews, wireViews } from './render.js';
 import { updatePaint, wirePaint } from './paint.js';
 import { onPerImageSelect, renderMetrics, wireDownloads } from './metrics.js';
+import { fillCameraModels, wireCamera } from './camera.js';
 
 api.onFatal = (msg) => {
   if (msg.startsWith('cancelled')) { setStage('cancelled; reloading the model'); return; }
@@ -29,6 +31,7 @@ wireControls(updatePaint);
 wireViews();
 wirePaint();
 wireDownloads();
+wireCamera();
 onPerImageSelect((i) => { state.selected = i; renderBatch(); renderViews(); renderMetrics(); });
 $('run').addEventListener('click', () => guarded(run));
 $('cancel').addEventListener('click', cancel);
@@ -39,6 +42,7 @@ $('max-side').addEventListener('change', () => guarded(segment));
 async function main() {
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch((e) => console.warn('no offline cache:', e));
   fillModels(await api.call('models', {}));
+  fillCameraModels();
   fillScalers(await api.call('scalers', {}));
   fillAttacks(await api.call('attacks', {}));
   // ?backend=cpu|webgpu&model=NAME preselect (e.g. for comparing backends)

@@ -2,15 +2,18 @@
 //
 // Messages in:  {op: 'init', cancelFlag?: SharedArrayBuffer} first; then {id, op, args} with op
 //               'models', 'scalers', 'resizeMap' (no model needed), 'load', 'inputSize',
-//               'scalingInputSize', 'segment', 'attack' or 'scaling'; {op: 'cancel'} at any time.
+//               'scalingInputSize', 'segment', 'attack' or 'scaling'; the camera view's 'universal',
+//               'readDeltaPng', 'setDelta' and 'segmentFrame'; {op: 'cancel'} at any time.
 // Messages out: {id, status: 'progress', progress} while running, then
 //               {id, status: 'done', result} or {id, status: 'error', error: string}.
-import init, { Session, listAttacks, listModels, listScalers, resizeMap } from './pkg/advseg.js';
+import init, { Session, listAttacks, listModels, listScalers, readDeltaPng, resizeMap } from './pkg/advseg.js';
 
 /** @type {Session | null} */
 let session = null;
 /** @type {string} */
 let sessionKey = '';
+/** @type {{delta: Float32Array, eps: number, width: number, height: number} | null} the camera view's universal δ */
+let universalDelta = null;
 /** @type {Int32Array | null} set to 1 by the page to cancel (when cross-origin isolated) */
 let cancelFlag = null;
 const ready = init({ module_or_path: new URL('./pkg/advseg_bg.wasm', import.meta.url) });
@@ -55,6 +58,8 @@ async function handle(id, op, args) {
   if (op === 'scalers') return listScalers();
   if (op === 'attacks') return listAttacks();
   if (op === 'resizeMap') return resizeMap(args.classes, args.width, args.height, args.newWidth, args.newHeight);
+  if (op === 'readDeltaPng') return readDeltaPng(args.bytes);
+  if (op === 'setDelta') { universalDelta = args; return true; }
   if (op === 'load') {
     const key = `${args.model}/${args.backend || 'auto'}`;
     if (session && sessionKey === key) {
@@ -82,6 +87,13 @@ async function handle(id, op, args) {
     case 'warmUp': return await session.warmUp(args.batch, args.width, args.height);
     case 'attack':
       return await session.attack(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, progress);
+    case 'universal':
+      return await session.universal(args.images, args.heldOut ?? undefined, args.width, args.height, args.options, progress);
+    case 'segmentFrame': {
+      const d = args.attack ? universalDelta : null;
+      if (d && (d.width !== args.width || d.height !== args.height)) throw new Error(`the perturbation is ${d.width}×${d.height}, the frame ${args.width}×${args.height}`);
+      return await session.segmentFrame(args.rgba, args.width, args.height, d ? d.delta : undefined, d ? d.eps : undefined);
+    }
     case 'scaling':
       return await session.scalingAttack(args.source, args.target ?? undefined, args.options, args.wantedMap ?? undefined, progress);
     default: throw new Error(`unknown operation '${op}'`);

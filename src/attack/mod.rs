@@ -1,4 +1,5 @@
-//! Gradient attacks on segmentation networks: the PGD family, APGD and DAG.
+//! Gradient attacks on segmentation networks: the PGD family, APGD and DAG, and universal
+//! perturbations (one `δ` for a set of images, [`universal`]).
 //!
 //! Projected gradient descent (Madry et al., "Towards Deep Learning Models Resistant to
 //! Adversarial Attacks", ICLR 2018) on images in `[0, 1]` pixel space, extended to dense
@@ -50,6 +51,9 @@ pub mod run;
 pub mod sea;
 pub mod spec;
 pub mod spec_goal;
+pub mod universal;
+pub mod universal_report;
+pub mod universal_spec;
 pub mod warm_up;
 
 pub use apgd::apgd;
@@ -68,5 +72,8 @@ pub use restarts::run_with_restarts;
 pub use sea::sea;
 pub use spec::{AttackKind, AttackSpec, ClassRef, GoalKind, MapOrigin};
 pub use spec_goal::GoalInputs;
+pub use universal::{Crafted, UniversalConfig, UniversalDelta, craft_universal};
+pub use universal_report::{ScoredSet, SetEval, UniversalReport, UniversalScores, run_universal};
+pub use universal_spec::{UniversalGoal, UniversalSpec};
 pub use warm_up::warm_up;
 

@@ -7,6 +7,7 @@
 
 pub mod colour;
 pub mod decode;
+pub mod delta_png;
 pub mod png;
 pub mod resize;
 pub mod rgb01;
@@ -15,6 +16,7 @@ pub(crate) mod testing;
 
 pub use colour::{colorize, overlay};
 pub use decode::{MAX_PIXELS, decode, load};
+pub use delta_png::{DeltaImage, decode_delta_png, encode_delta_png};
 pub use png::{decode_label_png, encode_map_png, encode_png, load_label_map, load_label_png, load_pair, save_map_png, save_png};
 pub use resize::{ResizeMethod, resize};
 pub use rgb01::{RgbImage01, from_tensor01, quantize_8bit, to_tensor01};

@@ -21,10 +21,12 @@ mod progress;
 mod scaling;
 mod segment;
 mod session;
+mod universal;
 mod warm_up;
 
 pub use catalog::{list_attacks, list_scalers, resize_map};
 pub use session::Session;
+pub use universal::read_delta_png;
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;

@@ -11,6 +11,7 @@
 //! advseg weights fetch [--from DIR]
 //! advseg scale-attack --model espnetv2-voc --scaler opencv-linear --source S --target T --ratio 4 --out DIR
 //! advseg scale-attack --model espnetv2-voc --source S --target-map MAP.png|--target-class person --out DIR
+//! advseg universal --model selfie --hide person --eps 8/255 --steps 40 IMAGE... --held-out IMAGE... --out DIR
 //! advseg scale-defend --model espnetv2-voc --scaler opencv-linear --image A [--source S] [--target T] --out DIR
 //! ```
 
@@ -22,6 +23,7 @@ mod scale_attack;
 mod scale_defend;
 mod scaling_output;
 mod segment;
+mod universal;
 mod weights;
 
 use std::process::ExitCode;
@@ -53,6 +55,7 @@ enum Command {
     Attack(attack::AttackArgs),
     ScaleAttack(scale_attack::ScaleAttackArgs),
     ScaleDefend(scale_defend::ScaleDefendArgs),
+    Universal(universal::UniversalArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Attack(a) => attack::run(b, a),
         Command::ScaleAttack(a) => scale_attack::run(b, a),
         Command::ScaleDefend(a) => scale_defend::run(b, a),
+        Command::Universal(a) => universal::run(b, a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

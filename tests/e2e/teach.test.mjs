@@ -247,6 +247,22 @@ try {
   await dl.saveAs(join(artifacts, 'teach-dist-adversarial.png'));
   assert.deepEqual([...readFileSync(join(artifacts, 'teach-dist-adversarial.png')).subarray(1, 4)], [0x50, 0x4e, 0x47]);
   await d.screenshot({ path: join(artifacts, 'teach-dist.png'), fullPage: true });
+  // what degrades without COOP/COEP: a CPU run is cancelled by replacing the worker; the page goes on
+  await d.fill('#steps', '200');
+  await d.click('#run');
+  await d.waitForFunction(() => /step [1-9]/.test(document.getElementById('stage').textContent || ''), null, { timeout: 600000 });
+  const tc = Date.now();
+  await d.click('#cancel');
+  await d.waitForFunction(() => !document.body.classList.contains('busy'), null, { timeout: 600000 });
+  report('dist_cancel_latency_s', (Date.now() - tc) / 1000);
+  assert.match(await d.textContent('#stage') || '', /cancel/);
+  assert.equal(await dh.banner(), null, 'a cancel is not an error');
+  await d.fill('#steps', '1');
+  await dh.idle();
+  await d.click('#run');
+  await d.waitForFunction(() => document.body.classList.contains('busy')).catch(() => {});
+  await dh.idle();
+  assert.equal(await dh.banner(), null, 'the page attacks again after the cancel');
   await dctx.close();
   report('teach_e2e_s', (Date.now() - t0) / 1000);
   console.log('teach e2e: all checks passed');

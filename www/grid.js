@@ -143,7 +143,7 @@ export function renderGrid() {
     const agree = document.createElement('span');
     agree.className = 'agreement';
     agree.dataset.value = Number.isFinite(d.agreement) ? d.agreement.toFixed(4) : '';
-    agree.textContent = score || 'not attacked yet';
+    agree.textContent = score || (live ? 'attacking…' : 'not attacked yet');
     head.append(name, agree);
     const cells = [
       cell(view.rgbImage(rgb, w, h), 'original'),

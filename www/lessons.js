@@ -114,7 +114,7 @@ export const LESSONS = [
   {
     title: 'Segmentation',
     text: [
-      'A semantic segmentation network gives every pixel of an image a class: person, car, dog, background… The coloured picture it returns is called a class map; the legend on the left names the colours.',
+      'A semantic segmentation network gives every pixel of an image a class: person, car, dog, background… The coloured picture it returns is called a class map; the Classes legend names the colours.',
       'Everything here runs inside this page: the network (in the model menu: ESPNetv2 and DeepLabV3-MobileNetV2 trained on PASCAL VOC\'s 20 classes plus background, ESPNetv2 on Cityscapes, MediaPipe\'s person/background selfie segmenter) is compiled to WebAssembly with the rest of the code. Hover a map to read the class under the cursor.',
     ],
     tryLabel: 'Segment a street photo',

@@ -97,16 +97,19 @@ try {
   await page.evaluate(() => {
     /** @type {any} */ (window).liveSeen = 0;
     new MutationObserver(() => {
-      if (document.body.classList.contains('busy') && /step \d/.test(document.getElementById('overview-note').textContent || '')) /** @type {any} */ (window).liveSeen += 1;
+      // a redraw during the run with adversarial maps of the current iterate drawn
+      const drawn = document.querySelectorAll('#overview-rows figure:not(.empty) canvas[aria-label^="adversarial map (step"]').length;
+      if (document.body.classList.contains('busy') && drawn === 4) /** @type {any} */ (window).liveSeen += 1;
     }).observe(document.getElementById('overview-rows'), { childList: true });
   });
   await page.click('#run');
-  await page.waitForFunction(() => document.body.classList.contains('busy')).catch(() => {});
+  await page.waitForFunction(() => /** @type {any} */ (window).liveSeen >= 1, null, { timeout: 600000 });
+  await page.locator('#overview').screenshot({ path: join(artifacts, 'teach-overview-live.png') });
   await h.idle();
   assert.equal(await h.banner(), null);
   const liveSeen = await page.evaluate(() => /** @type {any} */ (window).liveSeen);
   report('overview_live_updates', liveSeen);
-  assert.ok(liveSeen >= 2, `the overview redraws per iterate while the attack runs (${liveSeen})`);
+  assert.ok(liveSeen >= 2, `the overview redraws the 4 adversarial maps per iterate while the attack runs (${liveSeen})`);
   const rows = await page.$$eval('#overview-rows .overview-row', (rs) => rs.map((r) => ({
     cells: [...r.querySelectorAll('figure')].map((f) => ({ caption: f.querySelector('figcaption')?.textContent, empty: f.classList.contains('empty'), w: f.querySelector('canvas')?.width })),
     agreement: r.querySelector('.agreement')?.getAttribute('data-value'),
@@ -220,6 +223,13 @@ try {
   report('small_screen_overflow_px', overflow);
   await sp2.screenshot({ path: join(artifacts, 'teach-small-375.png'), fullPage: true });
   assert.ok(overflow <= 0, `the page fits 375 px (${overflow} px too wide)`);
+  // the lessons at 375 px, reached by keyboard: Tab from the top lands on the Lessons button
+  await sp2.keyboard.press('Tab');
+  assert.equal(await sp2.evaluate(() => document.activeElement && document.activeElement.id), 'lessons-toggle');
+  await sp2.keyboard.press('Enter');
+  assert.ok(await sp2.isVisible('#lessons'));
+  assert.ok(await sp2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth) <= 0, 'the lessons fit 375 px');
+  await sp2.screenshot({ path: join(artifacts, 'teach-small-375-lessons.png') });
   await small.close();
 
   // 5. dist/ on a plain static server (no COOP/COEP): load, upload, attack, download

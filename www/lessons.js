@@ -163,7 +163,7 @@ export const LESSONS = [
     title: 'Paint your own target',
     text: [
       'The target can be any map. In the Targeted tab choose "to a painted map", pick a class in the brush menu (or click it in the legend) and paint over the clean map; unpainted pixels keep their clean class, or are left free.',
-      'The try-it button paints a disc of "cat" in the middle of the image for you and attacks towards it. Paint something else and press Run to try your own.',
+      'The try-it button paints a disc of "cat" in the middle of the image for you and attacks towards it with 10 steps of plain PGD (fixed step 2/255). With the default ESPNetv2 we measured the agreement with this painted map rise from 0.80 to 0.94 that way, while APGD with the same budget returned the clean image: none of its iterates beat the starting point. Paint something else and press Run to try your own.',
     ],
     tryLabel: 'Paint a cat and attack',
     tryIt: async () => {
@@ -172,6 +172,8 @@ export const LESSONS = [
       await setBatch(['voc/294.png', 'samples/astronaut.png'], 1);
       setTargetKind('map');
       setField('unpainted', 'keep');
+      setField('kind', 'pgd');
+      setField('step-size', '2');
       setField('steps', steps(10));
       const c = classNamed(['cat']);
       setField('paint-class', String(c));

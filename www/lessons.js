@@ -249,12 +249,16 @@ function render() {
   $('lesson-next').disabled = cur === LESSONS.length - 1;
 }
 
+/** Whether a "try it" is under way (a second click waits for it). */
+let trying = false;
+
 /** Run the current lesson's "try it"; it counts as done when it ends without an error. */
 async function tryCurrent() {
+  if (trying) return;
+  trying = true;
   const i = progress.current;
   const body = document.body.dataset;
   body.lessonRun = `${i}:running`;
-  $('lesson-try').disabled = true;
   let ok = false;
   try {
     await guarded(async () => {
@@ -265,7 +269,7 @@ async function tryCurrent() {
       setStage(`lesson ${i + 1}: done — ${LESSONS[i].title}`);
     });
   } finally {
-    $('lesson-try').disabled = false;
+    trying = false;
     body.lessonRun = `${i}:${ok ? 'done' : 'error'}`;
     render();
   }

@@ -63,7 +63,6 @@ export async function runSweep(epsText) {
   const runs = epsList.length * (adaptivePossible ? 2 : 1);
   hideError();
   setBusy(true);
-  $('sweep-run').disabled = true;
   /** @type {SweepPoint[]} */
   const points = [];
   let done = 0;
@@ -99,7 +98,6 @@ export async function runSweep(epsText) {
     $('progress').value = 1;
   } finally {
     setBusy(false);
-    $('sweep-run').disabled = false;
   }
 }
 

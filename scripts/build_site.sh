@@ -48,7 +48,7 @@ cp -L www/samples/* "$out/samples/"
 cp samples/LICENSES.md "$out/samples/LICENSES-samples.md"
 [ -f "${ADVSEG_SHARED:-../shared}/fixtures/images/LICENSES.md" ] && cp "${ADVSEG_SHARED:-../shared}/fixtures/images/LICENSES.md" "$out/samples/LICENSES-fixtures.md"
 [ -f "${ADVSEG_SHARED:-../shared}/weights/LICENSES" ] && cp "${ADVSEG_SHARED:-../shared}/weights/LICENSES" "$out/weights/LICENSES.txt"
-# hosts that run Jekyll (GitHub Pages) would otherwise skip nothing here, but keep files as they are
+# GitHub Pages runs Jekyll on a site unless it finds .nojekyll: serve the files as they are
 touch "$out/.nojekyll"
 
 links=$(find "$out" -type l | wc -l)

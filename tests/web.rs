@@ -112,6 +112,12 @@ async fn check_backend(backend: &str) {
     web_sys::console::log_1(&format!("{backend}: 2-step untargeted attack {:.2} s (first)", num(&rep, "seconds")).into());
     let attack_steps: Vec<JsValue> = steps.iter().filter(|p| get(p, "stage").as_string().as_deref() == Some("attack")).collect();
     assert_eq!(attack_steps.len(), 3, "one progress report per iterate x_0, x_1, x_2");
+    // each report carries its iterate's class map per image (the page's batch overview draws them)
+    for p in &attack_steps {
+        assert_eq!(Array::from(&get(p, "maps")).length(), 1);
+        assert_eq!(bytes_at(p, "maps", 0).len(), 257 * 257);
+    }
+    assert_eq!(bytes_at(&attack_steps[0], "maps", 0), map, "x_0 (no random start) is the clean image");
     let history = Array::from(&get(&rep, "history"));
     assert_eq!(history.length(), 3);
     // the clean map of the attack is the segmentation's map

@@ -20,6 +20,8 @@ export class Api {
     this.loaded = null;
     /** @type {((msg: string) => void) | null} */
     this.onFatal = null;
+    /** @type {Promise<void> | null} the model's reload after a restart, while it runs */
+    this.reloading = null;
     this.start();
   }
 
@@ -61,6 +63,9 @@ export class Api {
    * @returns {Promise<any>}
    */
   call(op, args, onProgress, transfer = []) {
+    // after a restart, requests wait for the model to be reloaded (else they reach a worker
+    // with no model, e.g. a run started right after a cancel on a host without COOP/COEP)
+    if (this.reloading && op !== 'load') return this.reloading.then(() => this.call(op, args, onProgress, transfer));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress });
@@ -84,7 +89,10 @@ export class Api {
       if (inFlight.some((id) => this.pending.has(id))) {
         const loaded = this.loaded;
         this.fatal('cancelled (the worker was restarted)');
-        if (loaded) this.load(loaded.model, loaded.backend).catch(() => {});
+        if (loaded) {
+          const reload = this.load(loaded.model, loaded.backend).catch(() => {}).finally(() => { if (this.reloading === reload) this.reloading = null; });
+          this.reloading = reload;
+        }
       }
     }, this.cancelFlag ? CANCEL_GRACE_MS_SHARED : CANCEL_GRACE_MS_PLAIN);
   }

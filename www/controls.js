@@ -112,7 +112,7 @@ export function wireControls(onChange) {
   for (const tab of tabs) {
     tab.addEventListener('click', () => {
       state.mode = /** @type {State['mode']} */ (/** @type {HTMLElement} */ (tab).dataset.mode || 'untargeted');
-      for (const t of tabs) t.classList.toggle('active', t === tab);
+      for (const t of tabs) { t.classList.toggle('active', t === tab); t.setAttribute('aria-selected', String(t === tab)); }
       $('targeted-opts').hidden = state.mode !== 'targeted';
       $('scaling-opts').hidden = state.mode !== 'scaling';
       updatePgdVisibility();

@@ -73,6 +73,9 @@ export async function loadGallery() {
     const img = document.createElement('img');
     img.src = `samples/${s.file}`; img.alt = s.name; img.title = `add ${s.name}`; img.loading = 'lazy';
     img.addEventListener('click', () => guarded(() => addSample(s)));
+    // keyboard: Tab reaches each sample, Enter or Space adds it
+    img.tabIndex = 0; img.setAttribute('role', 'button');
+    img.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); guarded(() => addSample(s)); } });
     return img;
   }));
   return list;

@@ -7,6 +7,9 @@
 //   run.js      segmenting, attacks, progress, cancel
 //   render.js   the views; paint.js the brush; metrics.js the table and downloads
 //   camera.js   the live camera view; universal.js its universal perturbation
+//   grid.js     the batch overview (one row per image, live during an attack)
+//   sweep.js    the robustness curve (the attack over a list of ε)
+//   lessons.js  the guided lessons (progress in localStorage)
 import { state, api, $ } from './state.js';
 import { guarded, hideError, setBusy, setStage, showError } from './status.js';
 import { fillModels, loadModel } from './model.js';
@@ -17,6 +20,9 @@ import { renderViews, wireViews } from './render.js';
 import { updatePaint, wirePaint } from './paint.js';
 import { onPerImageSelect, renderMetrics, wireDownloads } from './metrics.js';
 import { fillCameraModels, wireCamera } from './camera.js';
+import { onRowOpen } from './grid.js';
+import { wireSweep } from './sweep.js';
+import { wireLessons } from './lessons.js';
 
 api.onFatal = (msg) => {
   if (msg.startsWith('cancelled')) { setStage('cancelled; reloading the model'); return; }
@@ -33,6 +39,15 @@ wirePaint();
 wireDownloads();
 wireCamera();
 onPerImageSelect((i) => { state.selected = i; renderBatch(); renderViews(); renderMetrics(); });
+onRowOpen((i) => {
+  state.selected = i; renderBatch(); renderViews(); renderMetrics();
+  const views = $('views');
+  views.tabIndex = -1;
+  views.scrollIntoView({ block: 'start' });
+  views.focus({ preventScroll: true });
+});
+wireSweep(guarded);
+wireLessons();
 $('run').addEventListener('click', () => guarded(run));
 $('cancel').addEventListener('click', cancel);
 $('model').addEventListener('change', () => guarded(loadModel));

@@ -3,6 +3,7 @@
 import { state, $, selectedIndex } from './state.js';
 import { updatePaint } from './paint.js';
 import * as view from './view.js';
+import { renderGrid } from './grid.js';
 
 /** @typedef {import('./state.js').AttackResult} AttackResult */
 /** @typedef {import('./state.js').ScalingResult} ScalingResult */
@@ -39,6 +40,7 @@ function showPerturbation(adv, orig, w, h) {
 
 /** Draw every view from the state: the segmentation, and the last attack or scaling attack. */
 export function renderViews() {
+  renderGrid();
   const pal = state.info ? state.info.palette : [];
   const alpha = Number($('overlay-alpha').value) / 100;
   if (state.resultKind === 'scaling') return renderScaling(/** @type {ScalingResult} */ (state.result), pal, alpha);

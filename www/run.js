@@ -6,6 +6,7 @@ import { runRequest } from './controls.js';
 import { renderViews } from './render.js';
 import { renderMetrics } from './metrics.js';
 import * as view from './view.js';
+import { endLive, startLive, updateLive } from './grid.js';
 
 /** @typedef {import('./api.js').Progress} Progress */
 
@@ -53,6 +54,7 @@ export async function segment() {
 function onProgress(p) {
   $('progress').value = p.fraction ?? 0;
   if (p.stage === 'attack') {
+    updateLive(p);
     const { step = 0, steps = 0, loss = NaN, agreement = NaN } = p;
     state.points.push({ step, loss, agreement });
     view.chart($('chart'), state.points, steps);
@@ -83,11 +85,17 @@ export async function run() {
 /** @param {import('./controls.js').RunRequest} req */
 async function attackRun(req) {
   const [w, h] = /** @type {[number, number]} */ (state.size);
+  startLive(req);
   /** @type {import('./state.js').AttackResult} */
-  const r = await api.call('attack', {
-    images: state.images.map((im) => im.bytes.slice()), width: w, height: h, options: req.options,
-    targetMap: req.goal === 'map' ? state.painted : null,
-  }, onProgress);
+  let r;
+  try {
+    r = await api.call('attack', {
+      images: state.images.map((im) => im.bytes.slice()), width: w, height: h, options: req.options,
+      targetMap: req.goal === 'map' ? state.painted : null,
+    }, onProgress);
+  } finally {
+    endLive();
+  }
   state.result = r; state.resultKind = 'attack';
   const { steps_run: steps, seconds } = r.report;
   const rate = steps / seconds;

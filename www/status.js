@@ -19,6 +19,8 @@ export function setBusy(busy) {
   state.busy = busy;
   $('run').disabled = busy || !state.info || state.images.length === 0;
   $('cancel').disabled = !busy;
+  // the other buttons that start a run (sweep.js, lessons.js)
+  for (const id of ['sweep-run', 'lesson-try']) { const b = $(id); if (b) b.disabled = busy || !state.info; }
   document.body.classList.toggle('busy', busy);
 }
 

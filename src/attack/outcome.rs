@@ -38,6 +38,8 @@ pub struct Progress {
     pub miou: f64,
     /// Whether the attack is targeted (then agreement should rise, else fall).
     pub targeted: bool,
+    /// Per image: the predicted class map of `x_t` (what the page's batch grid draws live).
+    pub maps: Vec<ClassMap>,
 }
 
 /// One line of [`AttackResult::history`].

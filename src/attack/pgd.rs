@@ -267,8 +267,8 @@ impl Scored {
     /// [`Error::Cancelled`] to cancel.
     pub(super) fn observe(&self, observer: &mut Option<Observer<'_>>, t: usize, steps: usize, loss: f64, targeted: bool) -> crate::error::Result<bool> {
         let Some(obs) = observer.as_mut() else { return Ok(false) };
-        let (agreement, mean_agreement, miou) = (self.agreement.clone(), self.mean_agreement, self.miou);
-        match obs(&Progress { step: t, steps, loss, agreement, mean_agreement, miou, targeted }) {
+        let (agreement, mean_agreement, miou, maps) = (self.agreement.clone(), self.mean_agreement, self.miou, self.maps.clone());
+        match obs(&Progress { step: t, steps, loss, agreement, mean_agreement, miou, targeted, maps }) {
             Control::Continue => Ok(false),
             Control::Stop => Ok(true),
             Control::Cancel => Err(Error::Cancelled),

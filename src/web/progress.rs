@@ -2,10 +2,11 @@
 
 use js_sys::{Function, Promise};
 use serde::Serialize;
+use serde_bytes::ByteBuf;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::convert::{js_err, to_js};
+use super::convert::{js_err, map_bytes, to_js};
 use super::session::Inner;
 use crate::attack::{Control, Progress};
 use crate::error::{Error, Result};
@@ -60,6 +61,8 @@ struct Step<'a> {
     miou: f64,
     targeted: bool,
     time: f64,
+    /// Per image, the class map of this iterate (`Uint8Array`s): the batch grid draws them live.
+    maps: Vec<ByteBuf>,
 }
 
 /// The PGD observer: forwards each iterate to `progress`, cancels on request.
@@ -75,6 +78,7 @@ pub(crate) fn observe(inner: &Inner, progress: &Option<Function>, p: &Progress) 
         miou: p.miou,
         targeted: p.targeted,
         time: js_sys::Date::now(),
+        maps: map_bytes(&p.maps),
     };
     let value = match to_js(&step) {
         Ok(v) => v,

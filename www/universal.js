@@ -57,7 +57,25 @@ function pooled(set) {
   return `accuracy vs clean ${pct(u.accuracy_vs_clean)} (random δ ${pct(r.accuracy_vs_clean)})${hidden}`;
 }
 
-/** Craft δ on the batch with the camera view's model (selfie first). */
+/** How many gallery images, not in the batch, measure δ on images it was not crafted on. */
+const HELD_APART = 3;
+
+/** Bytes of up to HELD_APART gallery samples that are not in the batch (none offline). */
+async function heldApart() {
+  try {
+    const res = await fetch('samples/index.json');
+    if (!res.ok) return { names: [], bytes: [] };
+    /** @type {{name: string, file: string}[]} */
+    const list = await res.json();
+    const inBatch = new Set(state.images.map((im) => im.name));
+    const picked = list.filter((s) => !inBatch.has(s.name)).slice(0, HELD_APART);
+    const bytes = await Promise.all(picked.map(async (s) => new Uint8Array(await (await fetch(`samples/${s.file}`)).arrayBuffer())));
+    return { names: picked.map((s) => s.name), bytes };
+  } catch { return { names: [], bytes: [] }; }
+}
+
+/** Craft δ on the batch with the camera view's model (selfie first), and score it on gallery
+ *  images held apart from the crafting. */
 async function craft() {
   await loadModelNamed($('cam-model').value);
   if (!state.size || state.images.length === 0) throw new Error('add images to the batch first: δ is crafted on them');
@@ -70,13 +88,16 @@ async function craft() {
   try {
     const [width, height] = state.size;
     const images = state.images.map((im) => im.bytes.slice());
-    const r = await api.call('universal', { images, heldOut: [], width, height, options: options() }, (p) => {
+    const held = await heldApart();
+    const r = await api.call('universal', { images, heldOut: held.bytes, width, height, options: options() }, (p) => {
       if (p.stage === 'attack') say(`crafting δ: step ${(p.step ?? 0) + 1}/${p.steps} · loss ${(p.loss ?? NaN).toFixed(3)}`);
       else say(p.stage);
     });
     await use({ width: r.width, height: r.height, eps: r.eps, delta: r.delta, png: r.png, source: 'crafted' });
-    say(`δ crafted on ${images.length} image(s) in ${r.report.seconds.toFixed(1)} s (ε ${Number($('uni-eps').value)}/255): ${pooled(r.report.crafting)}`);
+    const apart = r.report.held_out ? ` — on ${held.names.length} gallery image(s) held apart (${held.names.join(', ')}): ${pooled(r.report.held_out)}` : '';
+    say(`δ crafted on ${images.length} image(s) in ${r.report.seconds.toFixed(1)} s (ε ${Number($('uni-eps').value)}/255): ${pooled(r.report.crafting)}${apart}`);
     document.body.dataset.universalReport = JSON.stringify(r.report.crafting.universal.pooled);
+    document.body.dataset.universalHeldOut = r.report.held_out ? JSON.stringify(r.report.held_out.universal.pooled) : '';
   } catch (err) {
     if (err instanceof Error && err.message.startsWith('cancelled')) say(current ? 'cancelled; the previous δ stays' : 'cancelled');
     else throw err;

@@ -2,6 +2,7 @@
 //! defenses, and tally the maps ([`Tally`]). The result is a file's worth of counts and rows
 //! that [`super::assemble`] adds up with the other units'.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use burn::tensor::Device;
@@ -13,6 +14,7 @@ use super::items::{Item, ItemRef, for_model, inputs, load};
 use super::tally::Tally;
 use super::unit::{Task, Unit};
 use crate::attack::AttackSpec;
+use crate::data::ClassMap;
 use crate::defense::{DefenseConfig, Defended};
 use crate::error::Result;
 use crate::image::{self as imaging, ResizeMethod, RgbImage01};
@@ -53,6 +55,10 @@ pub(crate) struct Worker<'a> {
     ad: Device,
     defenses: Vec<DefenseConfig>,
     models: HashMap<String, Segmenter>,
+    /// Clean maps by (model, transfer set?, first image of the batch): a batch's clean maps
+    /// serve its clean pass, the targets of `targeted-image` goals and the clean agreement with
+    /// targets; the same maps whichever unit computes them first.
+    clean: RefCell<HashMap<(String, bool, usize), Vec<ClassMap>>>,
 }
 
 /// A chunk of images ready for one model: labels in its classes, inputs at its size.
@@ -65,7 +71,7 @@ impl<'a> Worker<'a> {
     /// `ad`: an autodiff device.
     pub(crate) fn new(exp: &'a ExperimentFile, items: &'a [ItemRef], transfer_items: &'a [ItemRef], ad: Device) -> Result<Self> {
         let defenses = exp.defenses.iter().map(|d| d.config()).collect::<Result<_>>()?;
-        Ok(Worker { exp, items, transfer_items, ad, defenses, models: HashMap::new() })
+        Ok(Worker { exp, items, transfer_items, ad, defenses, models: HashMap::new(), clean: RefCell::new(HashMap::new()) })
     }
 
     fn model(&mut self, name: &str) -> Result<Segmenter> {
@@ -82,16 +88,29 @@ impl<'a> Worker<'a> {
         Ok(Chunk { items, x })
     }
 
-    /// The target image of `spec`'s goal in `set` (its clean map from the prediction of its
-    /// own chunk, as the clean pass computes it).
-    fn target(&self, spec: &AttackSpec, seg: &Segmenter, set: &[ItemRef], index: Option<usize>) -> Result<Option<TargetImage>> {
+    /// The clean maps of the batch of `set` (the transfer set or not) that starts at image
+    /// `start` and whose inputs are `x`.
+    fn clean_maps(&self, seg: &Segmenter, transfer: bool, start: usize, x: &[RgbImage01]) -> Result<Vec<ClassMap>> {
+        let key = (seg.spec.name.to_string(), transfer, start);
+        if let Some(m) = self.clean.borrow().get(&key) {
+            return Ok(m.clone());
+        }
+        let maps = predict(seg, x, self.exp.batch, &self.ad)?;
+        self.clean.borrow_mut().insert(key, maps.clone());
+        Ok(maps)
+    }
+
+    /// The target image of `spec`'s goal in the (transfer) set (its clean map from the
+    /// prediction of its own batch, as the clean pass computes it).
+    fn target(&self, spec: &AttackSpec, seg: &Segmenter, transfer: bool, index: Option<usize>) -> Result<Option<TargetImage>> {
+        let set = if transfer { self.transfer_items } else { self.items };
         let Some(t) = index.filter(|&t| t < set.len()) else { return Ok(None) };
         let b = self.exp.batch;
         let start = (t / b) * b;
         let c = self.chunk(seg, &set[start..(start + b).min(set.len())])?;
         let clean = match ChunkGoal::needs_clean_target(spec) {
-            true => predict(seg, &c.x, b, &self.ad)?.swap_remove(t - start),
-            false => crate::data::ClassMap { width: 0, height: 0, data: Vec::new() },
+            true => self.clean_maps(seg, transfer, start, &c.x)?.swap_remove(t - start),
+            false => ClassMap { width: 0, height: 0, data: Vec::new() },
         };
         Ok(Some(TargetImage { index: t, clean, ground_truth: c.items[t - start].gt.clone() }))
     }
@@ -115,60 +134,77 @@ impl<'a> Worker<'a> {
         match unit.task {
             Task::Clean { model } => {
                 let seg = self.model(&exp.models[model])?;
-                let c = self.chunk(&seg, &self.items[range])?;
+                let c = self.chunk(&seg, &self.items[range.clone()])?;
                 let k = seg.spec.num_classes();
-                r.main = Some(Tally::of(&predict(&seg, &c.x, b, &ad)?, &c.items, None, None, k)?);
+                r.main = Some(Tally::of(&self.clean_maps(&seg, false, range.start, &c.x)?, &c.items, None, None, k)?);
                 for cfg in &self.defenses {
                     let d = Defended::new(seg.clone(), cfg)?;
                     r.each.push(Tally::of(&predict(&d, &c.x, b, &ad)?, &c.items, None, None, k)?);
                 }
             }
             Task::Attack { model, attack, eps, seed } => {
-                let seg = self.model(&exp.models[model])?;
-                let spec = &exp.attacks[attack];
-                let c = self.chunk(&seg, &self.items[range.clone()])?;
-                let target = self.target(spec, &seg, self.items, unit.task.target_image(exp))?;
-                let goal = ChunkGoal::new(spec, &seg, &c.items, range, self.items.len(), target)?;
-                let cfg = spec.pgd_config(spec.eps[eps].value, seed)?;
-                let tc = Timer::start();
-                let crafted = craft(&seg, &c.x, &goal, &cfg, &ad)?;
-                r.craft_seconds = tc.seconds();
-                let (k, skip) = (seg.spec.num_classes(), goal.skip());
-                let targets = spec.is_targeted().then_some(crafted.targets.as_slice());
-                r.main = Some(Tally::of(&crafted.maps, &c.items, targets, skip, k)?);
-                if targets.is_some() {
-                    r.clean_target = Some(Tally::of(&predict(&seg, &c.x, b, &ad)?, &c.items, targets, skip, k)?);
-                }
-                for cfg in &self.defenses {
-                    let d = Defended::new(seg.clone(), cfg)?;
-                    r.each.push(Tally::of(&predict(&d, &crafted.images, b, &ad)?, &c.items, targets, skip, k)?);
-                }
-                r.linf = Exact(crafted.linf);
-                r.psnrs = crafted.psnrs.iter().map(|&p| Exact(p)).collect();
+                self.with_setting(unit, model, attack, eps, seed, |w, seg, c, goal, cfg| {
+                    let tc = Timer::start();
+                    let crafted = craft(seg, &c.x, goal, cfg, &ad)?;
+                    r.craft_seconds = tc.seconds();
+                    let (k, skip) = (seg.spec.num_classes(), goal.skip());
+                    let targets = goal.spec.is_targeted().then_some(crafted.targets.as_slice());
+                    r.main = Some(Tally::of(&crafted.maps, &c.items, targets, skip, k)?);
+                    if targets.is_some() {
+                        let clean = w.clean_maps(seg, false, unit.images.start, &c.x)?;
+                        r.clean_target = Some(Tally::of(&clean, &c.items, targets, skip, k)?);
+                    }
+                    for cfg in &w.defenses {
+                        let d = Defended::new(seg.clone(), cfg)?;
+                        r.each.push(Tally::of(&predict(&d, &crafted.images, b, &ad)?, &c.items, targets, skip, k)?);
+                    }
+                    r.linf = Exact(crafted.linf);
+                    r.psnrs = crafted.psnrs.iter().map(|&p| Exact(p)).collect();
+                    Ok(())
+                })?;
             }
             Task::Adaptive { model, attack, eps, seed, defense } => {
-                let seg = self.model(&exp.models[model])?;
-                let spec = &exp.attacks[attack];
-                let c = self.chunk(&seg, &self.items[range.clone()])?;
-                let target = self.target(spec, &seg, self.items, unit.task.target_image(exp))?;
-                let goal = ChunkGoal::new(spec, &seg, &c.items, range, self.items.len(), target)?;
-                let cfg = spec.pgd_config(spec.eps[eps].value, seed)?;
-                let d = Defended::new(seg.clone(), &self.defenses[defense])?;
-                let tc = Timer::start();
-                let crafted = craft(&d, &c.x, &goal, &cfg, &ad)?;
-                r.craft_seconds = tc.seconds();
-                let targets = spec.is_targeted().then_some(crafted.targets.as_slice());
-                r.main = Some(Tally::of(&crafted.maps, &c.items, targets, goal.skip(), seg.spec.num_classes())?);
+                self.with_setting(unit, model, attack, eps, seed, |w, seg, c, goal, cfg| {
+                    let d = Defended::new(seg.clone(), &w.defenses[defense])?;
+                    let tc = Timer::start();
+                    let crafted = craft(&d, &c.x, goal, cfg, &ad)?;
+                    r.craft_seconds = tc.seconds();
+                    let targets = goal.spec.is_targeted().then_some(crafted.targets.as_slice());
+                    r.main = Some(Tally::of(&crafted.maps, &c.items, targets, goal.skip(), seg.spec.num_classes())?);
+                    Ok(())
+                })?;
             }
             Task::TransferClean { model } => {
                 let seg = self.model(&self.transfer_model(model))?;
-                let c = self.chunk(&seg, &self.transfer_items[range])?;
-                r.main = Some(Tally::of(&predict(&seg, &c.x, b, &ad)?, &c.items, None, None, seg.spec.num_classes())?);
+                let c = self.chunk(&seg, &self.transfer_items[range.clone()])?;
+                let maps = self.clean_maps(&seg, true, range.start, &c.x)?;
+                r.main = Some(Tally::of(&maps, &c.items, None, None, seg.spec.num_classes())?);
             }
             Task::TransferCraft { source } => r.each = self.transfer_craft(unit, source)?,
         }
         r.seconds = t0.seconds();
         Ok(r)
+    }
+
+    /// Call `f` with the model, the unit's images, the goal and the settings of one attack
+    /// setting (`attack` × `eps` × `seed` on `model`).
+    fn with_setting(
+        &mut self,
+        unit: &Unit,
+        model: usize,
+        attack: usize,
+        eps: usize,
+        seed: u64,
+        f: impl FnOnce(&Self, &Segmenter, &Chunk, &ChunkGoal<'_>, &crate::attack::PgdConfig) -> Result<()>,
+    ) -> Result<()> {
+        let exp = self.exp;
+        let seg = self.model(&exp.models[model])?;
+        let spec = &exp.attacks[attack];
+        let c = self.chunk(&seg, &self.items[unit.images.clone()])?;
+        let target = self.target(spec, &seg, false, unit.task.target_image(exp))?;
+        let goal = ChunkGoal::new(spec, &seg, &c.items, unit.images.clone(), self.items.len(), target)?;
+        let cfg = spec.pgd_config(spec.eps[eps].value, seed)?;
+        f(self, &seg, &c, &goal, &cfg)
     }
 
     fn transfer_model(&self, i: usize) -> String {
@@ -184,7 +220,7 @@ impl<'a> Worker<'a> {
         let src = self.model(&t.models[source])?;
         let range = unit.images.clone();
         let c = self.chunk(&src, &self.transfer_items[range.clone()])?;
-        let target = self.target(spec, &src, self.transfer_items, unit.task.target_image(exp))?;
+        let target = self.target(spec, &src, true, unit.task.target_image(exp))?;
         let goal = ChunkGoal::new(spec, &src, &c.items, range.clone(), self.transfer_items.len(), target)?;
         let crafted = craft(&src, &c.x, &goal, &spec.pgd_config(t.eps.value, exp.seeds[0])?, &ad)?;
         let adv8: Vec<image::RgbImage> = crafted.images.iter().map(imaging::from_tensor01).collect::<Result<_>>()?;

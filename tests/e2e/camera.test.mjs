@@ -196,6 +196,11 @@ try {
   const pooled = JSON.parse(await data('universalReport'));
   report('universal_crafting_pooled', pooled);
   assert.ok(pooled.vanished > 0.2, `20 steps should hide some of the person on the crafting images: ${JSON.stringify(pooled)}`);
+  // and it is scored on gallery images held apart from the crafting
+  const apart = JSON.parse(await data('universalHeldOut') || 'null');
+  report('universal_held_apart_pooled', apart);
+  assert.ok(apart && typeof apart.accuracy_vs_clean === 'number', `no held-apart scores: ${uniStatus}`);
+  assert.match(uniStatus || '', /held apart/);
   assert.equal(await bannerText(), '');
 
   // 5. clean and attacked side by side, fps shown, the maps differ

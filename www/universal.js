@@ -60,18 +60,35 @@ function pooled(set) {
 /** How many gallery images, not in the batch, measure δ on images it was not crafted on. */
 const HELD_APART = 3;
 
-/** Bytes of up to HELD_APART gallery samples that are not in the batch (none offline). */
+/** Whether two byte arrays are equal. @param {Uint8Array} a @param {Uint8Array} b */
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Up to HELD_APART gallery samples that are not in the batch — by name or by content (an
+ *  uploaded copy of a sample is the same image) — as names and bytes (none offline). */
 async function heldApart() {
+  /** @type {{names: string[], bytes: Uint8Array[]}} */
+  const out = { names: [], bytes: [] };
   try {
     const res = await fetch('samples/index.json');
-    if (!res.ok) return { names: [], bytes: [] };
+    if (!res.ok) return out;
     /** @type {{name: string, file: string}[]} */
     const list = await res.json();
     const inBatch = new Set(state.images.map((im) => im.name));
-    const picked = list.filter((s) => !inBatch.has(s.name)).slice(0, HELD_APART);
-    const bytes = await Promise.all(picked.map(async (s) => new Uint8Array(await (await fetch(`samples/${s.file}`)).arrayBuffer())));
-    return { names: picked.map((s) => s.name), bytes };
-  } catch { return { names: [], bytes: [] }; }
+    for (const s of list) {
+      if (out.names.length >= HELD_APART) break;
+      if (inBatch.has(s.name)) continue;
+      const r = await fetch(`samples/${s.file}`);
+      if (!r.ok) continue;
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      if (state.images.some((im) => sameBytes(im.bytes, bytes))) continue;
+      out.names.push(s.name); out.bytes.push(bytes);
+    }
+  } catch { /* offline: no held-apart scores */ }
+  return out;
 }
 
 /** Craft δ on the batch with the camera view's model (selfie first), and score it on gallery

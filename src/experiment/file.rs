@@ -164,7 +164,7 @@ impl ExperimentFile {
         if self.batch == 0 {
             return Err(invalid("batch must be at least 1, got 0".into()));
         }
-        let names = unique_names("attack", self.attacks.iter().map(|a| a.name.as_ref()))?;
+        unique_names("attack", self.attacks.iter().map(|a| a.name.as_ref()))?;
         for a in &self.attacks {
             let name = a.label();
             let at = |e: Error| invalid(format!("attack '{name}': {e}"));
@@ -188,9 +188,7 @@ impl ExperimentFile {
             }
             let tspecs: Vec<_> = t.models.iter().map(|m| crate::model::zoo::spec(m)).collect::<Result<_>>()?;
             same_dataset(t.images.as_ref().unwrap_or(&self.images), &tspecs)?;
-            if !names.contains(&t.attack.as_str()) {
-                return Err(invalid(format!("transfer names attack '{}', which [[attacks]] lacks", t.attack)));
-            }
+            self.transfer_attack()?;
         }
         Ok(())
     }

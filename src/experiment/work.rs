@@ -175,7 +175,7 @@ impl<'a> Worker<'a> {
                 })?;
             }
             Task::TransferClean { model } => {
-                let seg = self.model(&self.transfer_model(model))?;
+                let seg = self.model(&self.transfer_spec()?.models[model])?;
                 let c = self.chunk(&seg, &self.transfer_items[range.clone()])?;
                 let maps = self.clean_maps(&seg, true, range.start, &c.x)?;
                 r.main = Some(Tally::of(&maps, &c.items, None, None, seg.spec.num_classes())?);
@@ -207,8 +207,9 @@ impl<'a> Worker<'a> {
         f(self, &seg, &c, &goal, &cfg)
     }
 
-    fn transfer_model(&self, i: usize) -> String {
-        self.exp.transfer.as_ref().map(|t| t.models[i].clone()).unwrap_or_default()
+    /// The `[transfer]` section (transfer units exist only with one).
+    fn transfer_spec(&self) -> Result<&'a super::file::TransferSpec> {
+        self.exp.transfer.as_ref().ok_or_else(|| crate::error::Error::InvalidArgument("the experiment has no [transfer] section".into()))
     }
 
     /// Craft on transfer model `source`, round to 8 bits (what a saved file holds), resize to
@@ -216,7 +217,7 @@ impl<'a> Worker<'a> {
     fn transfer_craft(&mut self, unit: &Unit, source: usize) -> Result<Vec<Tally>> {
         let (exp, ad, b) = (self.exp, self.ad.clone(), self.exp.batch);
         let spec = exp.transfer_attack()?;
-        let t = exp.transfer.as_ref().expect("transfer tasks come from a [transfer] section");
+        let t = self.transfer_spec()?;
         let src = self.model(&t.models[source])?;
         let range = unit.images.clone();
         let c = self.chunk(&src, &self.transfer_items[range.clone()])?;

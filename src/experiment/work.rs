@@ -225,6 +225,8 @@ impl<'a> Worker<'a> {
         let goal = ChunkGoal::new(spec, &src, &c.items, range.clone(), self.transfer_items.len(), target)?;
         let crafted = craft(&src, &c.x, &goal, &spec.pgd_config(t.eps.value, exp.seeds[0])?, &ad)?;
         let adv8: Vec<image::RgbImage> = crafted.images.iter().map(imaging::from_tensor01).collect::<Result<_>>()?;
+        // the batch's images with their labels, decoded once for all target models
+        let raw = load(&self.transfer_items[range])?;
         let mut out = Vec::new();
         for name in &t.models {
             let dst = self.model(name)?;
@@ -233,7 +235,7 @@ impl<'a> Worker<'a> {
                 .iter()
                 .map(|im| Ok(imaging::to_tensor01(&imaging::resize(im, dw as u32, dh as u32, ResizeMethod::PilBilinear)?)))
                 .collect::<Result<_>>()?;
-            let items = self.chunk(&dst, &self.transfer_items[range.clone()])?.items;
+            let items = for_model(&raw, dst.spec.dataset);
             out.push(Tally::of(&predict(&dst, &xd, b, &ad)?, &items, None, None, dst.spec.num_classes())?);
         }
         Ok(out)

@@ -2,7 +2,7 @@
 //! TensorFlow Lite hosted model `deeplabv3_257_mv_gpu`, built natively in burn from the ONNX
 //! graph listed in `../shared/weights/deeplabv3_mnv2_257_voc.graph.txt` and loading its
 //! initializers by their ONNX names. BatchNorm was folded into the convolutions by the
-//! converter; ReLU6 is `clamp(0, 6)`.
+//! converter; ReLU6 is `clamp(0, 6)` (`layers::relu6`).
 //!
 //! The shipped graph has constant pooling and resize sizes: it takes 257×257 only.
 
@@ -12,7 +12,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 
-use crate::model::layers::{Conv, ConvSpec, global_avg_pool, resize_bilinear_ac};
+use crate::model::layers::{Conv, ConvSpec, global_avg_pool, relu6, resize_bilinear_ac};
 use crate::model::weights::TensorStore;
 
 /// The only input side the shipped graph accepts.
@@ -94,10 +94,6 @@ impl DeepLabV3Config {
             num_classes: self.num_classes,
         })
     }
-}
-
-fn relu6(x: Tensor<4>) -> Tensor<4> {
-    x.clamp(0.0, 6.0)
 }
 
 /// MobileNetV2 inverted residual: 1×1 expand + ReLU6, depthwise 3×3 + ReLU6, linear 1×1 project.

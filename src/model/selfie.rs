@@ -19,7 +19,7 @@ use burn::tensor::module::{avg_pool2d, conv_transpose2d, conv2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, ConvTransposeOptions, PadMode};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::layers::{resample, tf_bilinear_matrix};
+use super::layers::{relu6, resample, tf_bilinear_matrix};
 use super::selfie_plan;
 use super::selfie_steps::{Act, HostConv, Plan, Step, StepKind};
 use crate::error::Result;
@@ -97,9 +97,9 @@ impl SelfieNet {
         match &step.kind {
             StepKind::Conv(k) => conv(&self.plan.convs[*k], &self.convs[*k], x),
             StepKind::ConvTranspose(k) => conv_t(&self.plan.transposed[*k], &self.transposed[*k], x),
-            StepKind::HardSwish => x.clone() * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+            StepKind::HardSwish => x.clone() * relu6(x + 3.0) / 6.0,
             StepKind::Relu => relu(x),
-            StepKind::Relu6 => x.clamp(0.0, 6.0),
+            StepKind::Relu6 => relu6(x),
             StepKind::Sigmoid => sigmoid(x),
             StepKind::Add(a) => activate(broadcast(x, inputs.remove(0), |a, b| a + b), *a),
             StepKind::Mul(a) => activate(broadcast(x, inputs.remove(0), |a, b| a * b), *a),
@@ -125,7 +125,7 @@ fn activate(x: Tensor<4>, act: Act) -> Tensor<4> {
     match act {
         Act::None => x,
         Act::Relu => relu(x),
-        Act::Relu6 => x.clamp(0.0, 6.0),
+        Act::Relu6 => relu6(x),
     }
 }
 

@@ -23,6 +23,7 @@ use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::{Error, Result};
+use crate::model::conv_adjoint::conv2d_same;
 use crate::model::weights::TensorStore;
 
 /// BatchNorm epsilon used by every PyTorch model here (PyTorch's default).
@@ -172,6 +173,12 @@ impl Conv {
 
     /// `[N, C_in, H, W] → [N, C_out, H', W']` with `H' = ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [_, per_group, k, _] = self.weight.dims();
+        // depthwise on the tape: the input gradient as a forward convolution (conv_adjoint.rs;
+        // 1.4–1.5× faster forward + backward on the CPU backend; not faster for denser groups)
+        if self.stride == 1 && per_group == 1 && k > 1 && k % 2 == 1 && x.is_tracked() && !self.weight.is_tracked() {
+            return conv2d_same(x, self.weight.val(), self.bias.as_ref().map(|b| b.val()), self.dilation, self.groups);
+        }
         conv2d(
             x,
             self.weight.val(),

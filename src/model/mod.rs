@@ -5,6 +5,7 @@
 //! in [0, 1] RGB (`[N, 3, H, W]`) and returning logits at the input size. Normalisation happens
 //! inside the networks.
 
+pub mod conv_adjoint;
 pub mod convert;
 pub mod deeplab_mnv2;
 pub mod espnetv2;

@@ -85,6 +85,7 @@ fn pgd_step(seg: &Segmenter, x: Tensor<4>, repeats: usize, loss: LossKind) -> Re
 }
 
 fn main() -> std::process::ExitCode {
+    advseg::util::allocator::keep_freed_memory();
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

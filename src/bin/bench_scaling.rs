@@ -86,6 +86,7 @@ fn fit(img: image::RgbImage, w: usize, h: usize) -> Result<image::RgbImage> {
 }
 
 fn main() -> std::process::ExitCode {
+    advseg::util::allocator::keep_freed_memory();
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

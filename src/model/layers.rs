@@ -394,7 +394,7 @@ mod tests {
         let y = f(x.clone());
         let grads = y.clone().sum().backward();
         let g = x.grad(&grads).expect("a gradient");
-        (y.into_data().to_vec().unwrap(), g.into_data().to_vec().unwrap())
+        (y.into_data().try_to_vec::<f32>().unwrap(), g.into_data().try_to_vec::<f32>().unwrap())
     }
 
     #[test]
@@ -412,9 +412,9 @@ mod tests {
         let d = Device::flex();
         let act = PRelu { alpha: Param::from_tensor(Tensor::from_data(TensorData::new(vec![0.25f32, 0.1], [1, 2, 1, 1]), &d)) };
         let x = Tensor::<4>::from_data(TensorData::new(vec![-2.0f32, -0.5, 0.0, 1.5, -1.0, 6.5, 3.0, 0.3], [1, 2, 1, 4]), &d);
-        let y: Vec<f32> = act.forward(x.clone()).into_data().to_vec().unwrap();
+        let y: Vec<f32> = act.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(y, vec![-0.5, -0.125, 0.0, 1.5, -0.1, 6.5, 3.0, 0.3]);
-        let y: Vec<f32> = relu6(x).into_data().to_vec().unwrap();
+        let y: Vec<f32> = relu6(x).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(y, vec![0.0, 0.0, 0.0, 1.5, 0.0, 6.0, 3.0, 0.3]);
     }
 

@@ -1,6 +1,7 @@
-//! Small utilities every layer may use: the blocking executor, exact floats in JSON, fractions, a seedable RNG,
+//! Small utilities every layer may use: the allocator setting, the blocking executor, exact floats in JSON, fractions, a seedable RNG,
 //! timing and scoped-thread loops.
 
+pub mod allocator;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod block_on;
 pub mod exact;

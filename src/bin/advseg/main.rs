@@ -59,6 +59,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    advseg::util::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let b = cli.backend.as_str();
     let r: Result<()> = match &cli.command {

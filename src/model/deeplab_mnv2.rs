@@ -2,7 +2,7 @@
 //! TensorFlow Lite hosted model `deeplabv3_257_mv_gpu`, built natively in burn from the ONNX
 //! graph listed in `../shared/weights/deeplabv3_mnv2_257_voc.graph.txt` and loading its
 //! initializers by their ONNX names. BatchNorm was folded into the convolutions by the
-//! converter; ReLU6 is `clamp(0, 6)` (`layers::relu6`).
+//! converter; ReLU6 is `clamp(0, 6)` (`relu6_op`).
 //!
 //! The shipped graph has constant pooling and resize sizes: it takes 257×257 only.
 
@@ -12,7 +12,8 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 
-use crate::model::layers::{Conv, ConvSpec, global_avg_pool, relu6, resize_bilinear_ac};
+use crate::model::layers::{Conv, ConvSpec, global_avg_pool, resize_bilinear_ac};
+use crate::model::relu6_op::relu6;
 use crate::model::weights::TensorStore;
 
 /// The only input side the shipped graph accepts.

@@ -17,7 +17,7 @@
 //! everywhere.
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::{prelu, relu};
+use burn::tensor::activation::prelu;
 use burn::tensor::module::{avg_pool2d, conv2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -255,16 +255,6 @@ impl PRelu {
     }
 }
 
-/// ReLU6, `clamp(x, 0, 6)`, as `relu(x) − relu(x − 6)`: the same values and derivative (1 on
-/// `(0, 6]`, 0 elsewhere; the kinks have measure zero), but through the CPU backend's vectorised ReLU kernels and its
-/// one-pass ReLU backward; autodiff's `clamp` is two masked fills forward and two backward.
-pub fn relu6(x: Tensor<4>) -> Tensor<4> {
-    if !x.is_tracked() {
-        return x.clamp(0.0, 6.0); // no tape: one pass
-    }
-    relu(x.clone()) - relu(x - 6.0)
-}
-
 /// `x.view(N, g, C/g, H, W).transpose(1, 2).reshape(N, C, H, W)`.
 pub fn channel_shuffle(x: Tensor<4>, groups: usize) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
@@ -408,23 +398,14 @@ mod tests {
     }
 
     #[test]
-    fn without_a_tape_the_activations_give_the_same_values() {
+    fn without_a_tape_prelu_gives_the_same_values() {
         let d = Device::flex();
         let act = PRelu { alpha: Param::from_tensor(Tensor::from_data(TensorData::new(vec![0.25f32, 0.1], [1, 2, 1, 1]), &d)) };
         let x = Tensor::<4>::from_data(TensorData::new(vec![-2.0f32, -0.5, 0.0, 1.5, -1.0, 6.5, 3.0, 0.3], [1, 2, 1, 4]), &d);
         let y: Vec<f32> = act.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(y, vec![-0.5, -0.125, 0.0, 1.5, -0.1, 6.5, 3.0, 0.3]);
-        let y: Vec<f32> = relu6(x).into_data().try_to_vec::<f32>().unwrap();
-        assert_eq!(y, vec![0.0, 0.0, 0.0, 1.5, 0.0, 6.0, 3.0, 0.3]);
     }
 
-    #[test]
-    fn relu6_values_and_derivative_are_clamps() {
-        let (y, g) = value_and_grad([-2.0, 0.0, 0.5, 5.5, 6.0, 7.0, 3.0, -0.1], relu6);
-        assert_eq!(y, vec![0.0, 0.0, 0.5, 5.5, 6.0, 6.0, 3.0, 0.0]);
-        // at the kinks the derivative from the left: 0 at x = 0, 1 at x = 6
-        assert_eq!(g, vec![0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0]);
-    }
 
     #[test]
     fn bilinear_matrix_rows_sum_to_one_and_hit_corners() {

@@ -19,7 +19,8 @@ use burn::tensor::module::{avg_pool2d, conv_transpose2d, conv2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, ConvTransposeOptions, PadMode};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::layers::{relu6, resample, tf_bilinear_matrix};
+use super::layers::{resample, tf_bilinear_matrix};
+use super::relu6_op::relu6;
 use super::selfie_plan;
 use super::selfie_steps::{Act, HostConv, Plan, Step, StepKind};
 use crate::error::Result;

@@ -17,13 +17,13 @@
 //! everywhere.
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::prelu;
 use burn::tensor::module::{avg_pool2d, conv2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::{Error, Result};
 use crate::model::conv_adjoint::conv2d_same;
+use crate::model::prelu_op::prelu_channels;
 use crate::model::weights::TensorStore;
 
 /// BatchNorm epsilon used by every PyTorch model here (PyTorch's default).
@@ -237,21 +237,9 @@ impl PRelu {
         Ok(Self { alpha: Param::from_tensor(Tensor::from_data(TensorData::new(a, [1, channels, 1, 1]), device)) })
     }
 
-    /// `[N, C, H, W] → [N, C, H, W]` as `x · s` with the slope `s = 1` where `x > 0` and `a_c`
-    /// elsewhere (PyTorch's derivative at 0). `s` is computed off the autodiff tape, so the
-    /// backward pass is one product `g · s`. On the CPU backend (`flex`) the clamp-based form
-    /// `max(0, x) + a · min(0, x)` took ≈ 15 % of an ESPNetv2 gradient (`perf`): four masked fills,
-    /// scalar and single-threaded; forward + backward of one `[1, 64, 96, 96]` PReLU: 7 → 1 ms.
+    /// `[N, C, H, W] → [N, C, H, W]` (`prelu_op.rs`: one pass forward, a cheap backward).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        if !x.is_tracked() {
-            // no tape: the backend's one-pass PReLU kernel
-            let c = self.alpha.dims()[1];
-            return prelu(x, self.alpha.val().reshape([c]));
-        }
-        // exactly 1 or a_c (an affine `p · (1 − a) + a` can miss 1 by an ulp)
-        let positive = x.clone().detach().greater_elem(0.0);
-        let slope = positive.clone().bool_not().float() * self.alpha.val() + positive.float();
-        x * slope
+        prelu_channels(x, self.alpha.val())
     }
 }
 

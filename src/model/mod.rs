@@ -11,6 +11,7 @@ pub mod deeplab_mnv2;
 pub mod espnetv2;
 pub mod layers;
 pub mod predict;
+pub mod prelu_op;
 pub mod relu6_op;
 pub mod seg_model;
 pub mod segmenter;

@@ -39,7 +39,7 @@
 //! start, which the random start draws from the ε-ball).
 //!
 //! Of [`PgdConfig`], APGD uses `eps`, `steps`, `norm`, `loss`, `random_start`, `seed`,
-//! `early_stop`, `keep_best`, `radius_schedule` and `quantize`; the step size adapts by itself
+//! `early_stop`, `keep_best`, `radius_schedule`, `quantize` and `progress_every`; the step size adapts by itself
 //! (`step_size` is ignored). The cost is the same as PGD's: `T + 1` forward and `T` backward
 //! passes.
 
@@ -49,7 +49,8 @@ use super::goal::Goal;
 use super::loss::{PixelTargets, per_image_loss};
 use super::outcome::AttackResult;
 use super::norm::Norm;
-use super::pgd::{Best, Ending, Observer, PgdConfig, Refs, Scored, backend_err, finish, host_batch, keep_better, select, start};
+use super::pgd::{Best, Ending, Observer, PgdConfig, Refs, Scored, backend_err, finish, host_batch, keep_better, read_maps, select, start};
+use super::readback::{hits, losses_and_success, reads_in_full};
 use super::radius_schedule::{at_final_radius, radius_factor};
 use crate::data::ClassMap;
 use crate::error::{Error, Result};
@@ -227,27 +228,39 @@ fn radius(cfg: &PgdConfig, step: usize) -> f64 {
     if cfg.radius_schedule { cfg.eps * radius_factor(step, cfg.steps) } else { cfg.eps }
 }
 
-/// The maps and success rates of each image's best iterate (and of the start).
+/// The success rates of each image's best iterate (and of the start), and its maps where they
+/// were read (`None`: an iterate between two full reads, see [`super::readback`]).
 struct Kept {
-    maps: Vec<ClassMap>,
+    maps: Vec<Option<ClassMap>>,
     success: Vec<f64>,
 }
 
 impl Kept {
-    fn update(&mut self, improved: &[bool], scored: &Scored) {
+    fn update(&mut self, improved: &[bool], success: &[f64], maps: Option<&[ClassMap]>) {
         for (i, _) in improved.iter().enumerate().filter(|(_, b)| **b) {
-            self.maps[i] = scored.maps[i].clone();
-            self.success[i] = scored.success[i];
+            self.maps[i] = maps.map(|m| m[i].clone());
+            self.success[i] = success[i];
         }
     }
 }
 
 /// Each image's highest-loss iterate `best`, or its start `x0` where that is less successful
-/// (so no image ends less fooled, or less on its target, than it started).
-fn best_or_start(x0: Tensor<4>, best: Tensor<4>, kept: &Kept, at_start: &Kept) -> (Tensor<4>, Vec<ClassMap>) {
+/// (so no image ends less fooled, or less on its target, than it started), and its maps (`None`
+/// where not read).
+fn best_or_start(x0: Tensor<4>, best: Tensor<4>, kept: &Kept, at_start: &Kept) -> (Tensor<4>, Vec<Option<ClassMap>>) {
     let back: Vec<bool> = kept.success.iter().zip(&at_start.success).map(|(b, s)| b < s).collect();
     let maps = back.iter().enumerate().map(|(i, &b)| if b { at_start.maps[i].clone() } else { kept.maps[i].clone() }).collect();
     (select(&back, x0, best), maps)
+}
+
+/// `maps`, with the ones not read predicted again from `x` (one forward pass, if any is missing).
+async fn complete_maps<M: SegModel + ?Sized>(model: &M, x: &Tensor<4>, maps: Vec<Option<ClassMap>>) -> Result<Vec<ClassMap>> {
+    if maps.iter().all(Option::is_some) {
+        return Ok(maps.into_iter().flatten().collect());
+    }
+    let [n, _, h, w] = x.dims();
+    let fresh = read_maps(model.logits(x.clone().without_autodiff())?.without_autodiff().argmax(1), n, h, w, model.num_classes()).await?;
+    Ok(maps.into_iter().zip(fresh).map(|(m, f)| m.unwrap_or(f)).collect())
 }
 
 async fn read_losses(t: Tensor<1>) -> Result<Vec<f64>> {
@@ -260,6 +273,32 @@ async fn read_losses(t: Tensor<1>) -> Result<Vec<f64>> {
 fn batch_loss(per_image: &[f64], targets: &PixelTargets) -> f64 {
     let sum: f64 = per_image.iter().zip(&targets.valid_per_image).map(|(l, &c)| l * c as f64).sum();
     sum / targets.n_valid as f64
+}
+
+/// The gradient step from iterate `t` (its input `xa` and per-image `losses`): the schedule's
+/// restarts and radius, then the next iterate. Returns `t + 1`.
+#[allow(clippy::too_many_arguments)]
+fn step(
+    iterates: &mut Iterates,
+    schedule: &mut Schedule,
+    cfg: &PgdConfig,
+    xa: Tensor<4>,
+    losses: Tensor<1>,
+    targeted: bool,
+    improved: &[bool],
+    t: usize,
+) -> Result<usize> {
+    let total = losses.sum();
+    let grads = if targeted { total.neg() } else { total }.backward();
+    let grad = xa.grad(&grads).ok_or_else(|| Error::Backend("the model gave no gradient for the input image".into()))?;
+    let restart = schedule.checkpoint(t);
+    let eps = radius(cfg, t);
+    if t > 0 && eps < radius(cfg, t - 1) {
+        iterates.shrink(cfg.norm, eps);
+        schedule.shrink(eps / radius(cfg, t - 1));
+    }
+    iterates.advance(grad, improved, &restart, &schedule.eta, cfg.norm, eps, t == 0);
+    Ok(t + 1)
 }
 
 /// Run APGD on a batch `x01` `[N, 3, H, W]` in `[0, 1]` against `model`, for `goal`, with the
@@ -292,7 +331,7 @@ pub async fn apgd<M: SegModel + ?Sized>(
     let mut iterates = Iterates::new(x.clone(), x0.clone());
     let mut schedule = Schedule::new(n, INITIAL_STEP * radius(cfg, 0), cfg.steps);
     let mut most: Option<Best> = None;
-    let mut kept = Kept { maps: clean_maps.clone(), success: vec![0.0; n] };
+    let mut kept = Kept { maps: clean_maps.iter().cloned().map(Some).collect(), success: vec![0.0; n] };
     let mut at_start = Kept { maps: Vec::new(), success: Vec::new() };
     let mut history = Vec::with_capacity(cfg.steps + 1);
     let mut t = 0;
@@ -308,39 +347,43 @@ pub async fn apgd<M: SegModel + ?Sized>(
         };
         let pred = logits.clone().without_autodiff().argmax(1);
         let losses = per_image_loss(cfg.loss, logits, pred.clone(), &targets, targeted, t, cfg.steps);
+        if !reads_in_full(cfg, t, last) {
+            // between full reads: the losses the schedule needs and the success rates, no maps
+            let hits = hits(pred, &targets);
+            let (values, success) = losses_and_success(losses.clone().without_autodiff(), hits, &targets, targeted).await?;
+            let objective: Vec<f64> = values.iter().map(|&v| if targeted { -v } else { v }).collect();
+            let improved = schedule.record(t, &objective);
+            kept.update(&improved, &success, None);
+            t = step(&mut iterates, &mut schedule, cfg, xa, losses, targeted, &improved, t)?;
+            continue;
+        }
         let values = read_losses(losses.clone().without_autodiff()).await?;
         let loss_value = batch_loss(&values, &targets);
         let scored = Scored::new(pred, &refs, targeted).await?;
         history.push(scored.record(t, loss_value));
         let objective: Vec<f64> = values.iter().map(|&v| if targeted { -v } else { v }).collect();
         let improved = schedule.record(t, &objective);
-        kept.update(&improved, &scored);
+        kept.update(&improved, &scored.success, Some(&scored.maps));
         if cfg.keep_best && (!cfg.radius_schedule || at_final_radius(t, cfg.steps)) {
             most = Some(keep_better(most.take(), &iterates.current, &scored.success, &scored.maps));
         }
         if t == 0 {
-            at_start = Kept { maps: scored.maps.clone(), success: scored.success.clone() };
+            at_start = Kept { maps: scored.maps.iter().cloned().map(Some).collect(), success: scored.success.clone() };
         }
         let stop = scored.observe(&mut observer, t, cfg.steps, loss_value, targeted)? || scored.reaches(cfg.early_stop);
         if stop || last {
             iterates.best = select(&improved, iterates.current.clone(), iterates.best.clone());
             break !last;
         }
-        let total = losses.sum();
-        let grads = if targeted { total.neg() } else { total }.backward();
-        let grad = xa.grad(&grads).ok_or_else(|| Error::Backend("the model gave no gradient for the input image".into()))?;
-        let restart = schedule.checkpoint(t);
-        let eps = radius(cfg, t);
-        if t > 0 && eps < radius(cfg, t - 1) {
-            iterates.shrink(cfg.norm, eps);
-            schedule.shrink(eps / radius(cfg, t - 1));
-        }
-        iterates.advance(grad, &improved, &restart, &schedule.eta, cfg.norm, eps, t == 0);
-        t += 1;
+        t = step(&mut iterates, &mut schedule, cfg, xa, losses, targeted, &improved, t)?;
     };
     let (x_final, final_maps) = match most {
         Some((x_most, _, maps)) => (x_most, maps),
-        None => best_or_start(x0, iterates.best, &kept, &at_start),
+        None => {
+            let (x_final, maps) = best_or_start(x0, iterates.best, &kept, &at_start);
+            let maps = complete_maps(model, &x_final, maps).await?;
+            (x_final, maps)
+        }
     };
     let end = Ending { targeted, steps_run: t, stopped_early, quantize: cfg.quantize, history };
     finish(model, x_final, final_maps, &refs, end).await
@@ -375,6 +418,27 @@ mod tests {
         l.into_data().try_into_vec_as::<f32>().unwrap().into_iter().map(f64::from).collect()
     }
 
+
+    #[test]
+    fn reading_every_few_steps_changes_nothing_but_the_history() {
+        let d = backend::cpu();
+        let (_, x) = batch(5, 3, 4, 5, &d);
+        for goal in goals() {
+            for norm in [Norm::Linf, Norm::L2] {
+                let cfg = PgdConfig::new().with_eps(0.1).with_steps(7).with_norm(norm).with_random_start(true).with_seed(3);
+                let every = run(&goal, &cfg, x.clone()).unwrap();
+                let sparse = run(&goal, &cfg.clone().with_progress_every(3), x.clone()).unwrap();
+                let pixels = |r: &AttackResult| r.adversarial.images.iter().flat_map(|i| i.data.clone()).collect::<Vec<f32>>();
+                assert_eq!(pixels(&every), pixels(&sparse), "{goal:?} {norm:?}");
+                assert_eq!(every.adversarial.maps, sparse.adversarial.maps, "{goal:?} {norm:?}");
+                assert_eq!(every.adversarial.per_image, sparse.adversarial.per_image, "{goal:?} {norm:?}");
+                // the iterates read are t = 0, 3, 6 and the last, and they read the same
+                let kept: Vec<_> = every.history.iter().filter(|r| [0, 3, 6, 7].contains(&r.step)).cloned().collect();
+                assert_eq!(sparse.history, kept, "{goal:?} {norm:?}");
+            }
+        }
+        assert!(PgdConfig::new().with_progress_every(0).validate().is_err());
+    }
     #[test]
     fn checkpoints_follow_the_papers_schedule() {
         // p = 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99 (then 1.05)

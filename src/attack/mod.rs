@@ -43,6 +43,7 @@ pub mod norm;
 pub mod outcome;
 pub mod pgd;
 pub mod radius;
+pub mod readback;
 pub mod radius_schedule;
 pub mod report;
 pub mod restarts;

@@ -27,6 +27,7 @@ use super::goal::Goal;
 use super::loss::{LossKind, PixelTargets, segmentation_loss};
 use super::norm::Norm;
 use super::outcome::{AttackResult, Control, ImageStats, Outcome, Progress, StepRecord};
+use super::readback::reads_in_full;
 use crate::data::{ClassMap, VOID};
 use crate::error::Error;
 use crate::image::{RgbImage01, quantize_8bit};
@@ -79,6 +80,12 @@ pub struct PgdConfig {
     pub radius_schedule: bool,
     /// SEA: the losses of the ensemble, one APGD run each (`None`: [`LossKind::SEA`]).
     pub losses: Option<Vec<LossKind>>,
+    /// Read an iterate's loss and class maps back for the observer and the history only every
+    /// this many steps (and at the first and last iterate); `1`: every step. On a GPU each read
+    /// stalls the device (see [`super::readback`]); the observer, and so a cancel, is also only
+    /// reached every this many steps.
+    #[config(default = 1)]
+    pub progress_every: usize,
 }
 
 impl PgdConfig {
@@ -110,6 +117,9 @@ impl PgdConfig {
         }
         if self.radius_schedule && self.eps <= 0.0 {
             return Err(Error::InvalidArgument(format!("the radius schedule needs eps > 0, got {}", self.eps)));
+        }
+        if self.progress_every == 0 {
+            return Err(Error::InvalidArgument("progress_every must be at least 1, got 0".into()));
         }
         if self.losses.as_ref().is_some_and(Vec::is_empty) {
             return Err(Error::InvalidArgument("the ensemble's loss list is empty".into()));
@@ -409,15 +419,17 @@ pub async fn pgd<M: SegModel + ?Sized>(
         };
         let pred = logits.clone().without_autodiff().argmax(1);
         let loss = segmentation_loss(cfg.loss, logits, pred.clone(), &targets, targeted, t, cfg.steps);
-        let loss_value = read_scalar(loss.clone().without_autodiff()).await?;
-        let scored = Scored::new(pred, &refs, targeted).await?;
-        history.push(scored.record(t, loss_value));
-        if cfg.keep_best {
-            best = Some(keep_better(best.take(), &x_adv, &scored.success, &scored.maps));
-        }
-        let stop = scored.observe(&mut observer, t, cfg.steps, loss_value, targeted)? || scored.reaches(cfg.early_stop);
-        if stop || last {
-            break (scored.maps, !last);
+        if reads_in_full(cfg, t, last) {
+            let loss_value = read_scalar(loss.clone().without_autodiff()).await?;
+            let scored = Scored::new(pred, &refs, targeted).await?;
+            history.push(scored.record(t, loss_value));
+            if cfg.keep_best {
+                best = Some(keep_better(best.take(), &x_adv, &scored.success, &scored.maps));
+            }
+            let stop = scored.observe(&mut observer, t, cfg.steps, loss_value, targeted)? || scored.reaches(cfg.early_stop);
+            if stop || last {
+                break (scored.maps, !last);
+            }
         }
         let objective = if targeted { loss.neg() } else { loss };
         let grads = objective.backward();
@@ -500,6 +512,27 @@ pub(super) mod tests {
         ]
     }
 
+
+    #[test]
+    fn reading_every_few_steps_changes_nothing_but_the_history() {
+        let d = backend::cpu();
+        let (_, x) = batch(5, 3, 4, 5, &d);
+        for goal in goals() {
+            for norm in [Norm::Linf, Norm::L2] {
+                let cfg = PgdConfig::new().with_eps(0.1).with_steps(7).with_norm(norm).with_random_start(true).with_seed(3);
+                let every = run(&goal, &cfg, x.clone()).unwrap();
+                let sparse = run(&goal, &cfg.clone().with_progress_every(3), x.clone()).unwrap();
+                let pixels = |r: &AttackResult| r.adversarial.images.iter().flat_map(|i| i.data.clone()).collect::<Vec<f32>>();
+                assert_eq!(pixels(&every), pixels(&sparse), "{goal:?} {norm:?}");
+                assert_eq!(every.adversarial.maps, sparse.adversarial.maps, "{goal:?} {norm:?}");
+                assert_eq!(every.adversarial.per_image, sparse.adversarial.per_image, "{goal:?} {norm:?}");
+                // the iterates read are t = 0, 3, 6 and the last, and they read the same
+                let kept: Vec<_> = every.history.iter().filter(|r| [0, 3, 6, 7].contains(&r.step)).cloned().collect();
+                assert_eq!(sparse.history, kept, "{goal:?} {norm:?}");
+            }
+        }
+        assert!(PgdConfig::new().with_progress_every(0).validate().is_err());
+    }
     #[test]
     fn invariants_for_every_norm_goal_and_loss() {
         let d = backend::cpu();

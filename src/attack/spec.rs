@@ -225,6 +225,10 @@ pub struct AttackSpec {
     /// `sea`: the losses of the ensemble (default masked-ce, balanced-ce, js).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub losses: Option<Vec<LossKind>>,
+    /// Read the loss and class maps back for progress and history every this many steps
+    /// (PGD and APGD; 1: every step). On a GPU each read stalls the device.
+    #[serde(skip_serializing_if = "is_one")]
+    pub progress_every: usize,
     /// A defense in front of the model: the attack result is also evaluated on it, and with
     /// `adaptive` the perturbation is crafted against the defended model itself.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -258,6 +262,7 @@ impl Default for AttackSpec {
             restarts: 1,
             radius_schedule: false,
             losses: None,
+            progress_every: 1,
             defense: None,
         }
     }
@@ -338,6 +343,9 @@ impl AttackSpec {
             && !(0.0..=1.0).contains(&s)
         {
             return Err(invalid(format!("early_stop = {s} must be a success rate in [0, 1]")));
+        }
+        if self.progress_every == 0 {
+            return Err(invalid("progress_every = 0 must be at least 1".into()));
         }
         self.validate_goal()?;
         self.validate_ensemble()?;
@@ -431,10 +439,15 @@ impl AttackSpec {
             .with_keep_best(self.keep_best)
             .with_restarts(self.restarts)
             .with_radius_schedule(self.radius_schedule)
-            .with_losses(self.losses.clone());
+            .with_losses(self.losses.clone())
+            .with_progress_every(self.progress_every);
         cfg.validate()?;
         Ok(cfg)
     }
+}
+
+fn is_one(v: &usize) -> bool {
+    *v == 1
 }
 
 /// The serde (kebab-case) name of a unit enum value.

@@ -58,7 +58,7 @@ pub struct AttackArgs {
     /// The whole attack as a TOML or JSON file (the keys of an experiment's [[attacks]]
     /// entry, see docs/report-schema.md); replaces the attack flags below.
     #[arg(long, conflicts_with_all = ["kind", "mode", "eps", "step_size", "steps", "loss", "norm", "random_start", "seed",
-        "early_stop", "keep_best", "restarts", "radius_schedule", "losses", "vs_gt", "target_index", "target_gt", "target_class", "target_map", "mask",
+        "early_stop", "keep_best", "progress_every", "restarts", "radius_schedule", "losses", "vs_gt", "target_index", "target_gt", "target_class", "target_map", "mask",
         "keep_outside", "keep_unpainted", "reconstruct", "multiscale", "adaptive"])]
     pub spec: Option<PathBuf>,
     /// Attack family: apgd, pgd, sea or dag.
@@ -104,6 +104,10 @@ pub struct AttackArgs {
     /// Keep each image's best iterate instead of the last one.
     #[arg(long)]
     pub keep_best: bool,
+    /// Read the loss and class maps back (progress, history) every this many steps only (PGD,
+    /// APGD); each read stalls a GPU.
+    #[arg(long, default_value_t = 1)]
+    pub progress_every: usize,
     /// Untargeted: attack the ground truth (NAME_label.png) instead of the clean prediction.
     #[arg(long)]
     pub vs_gt: bool,
@@ -206,6 +210,7 @@ impl AttackArgs {
             seed: self.seed,
             early_stop: self.early_stop,
             keep_best: self.keep_best,
+            progress_every: self.progress_every,
             restarts: self.restarts,
             radius_schedule: self.radius_schedule,
             losses,

@@ -2,11 +2,12 @@
 //
 // Messages in:  {op: 'init', cancelFlag?: SharedArrayBuffer} first; then {id, op, args} with op
 //               'models', 'scalers', 'resizeMap' (no model needed), 'load', 'inputSize',
-//               'scalingInputSize', 'segment', 'attack' or 'scaling'; the camera view's 'universal',
+//               'scalingInputSize', 'segment', 'attack' or 'scaling'; the pool's 'attackSplit',
+//               'attackPart' and 'mergeAttack' (pool.js); the camera view's 'universal',
 //               'readDeltaPng', 'setDelta' and 'segmentFrame'; {op: 'cancel'} at any time.
 // Messages out: {id, status: 'progress', progress} while running, then
 //               {id, status: 'done', result} or {id, status: 'error', error: string}.
-import init, { Session, listAttacks, listModels, listScalers, readDeltaPng, resizeMap } from './pkg/advseg.js';
+import init, { Session, attackSplit, listAttacks, listModels, listScalers, readDeltaPng, resizeMap } from './pkg/advseg.js';
 
 /** @type {Session | null} */
 let session = null;
@@ -59,6 +60,7 @@ async function handle(id, op, args) {
   if (op === 'attacks') return listAttacks();
   if (op === 'resizeMap') return resizeMap(args.classes, args.width, args.height, args.newWidth, args.newHeight);
   if (op === 'readDeltaPng') return readDeltaPng(args.bytes);
+  if (op === 'attackSplit') return attackSplit(args.options);
   if (op === 'setDelta') { universalDelta = args; return true; }
   if (op === 'load') {
     const key = `${args.model}/${args.backend || 'auto'}`;
@@ -87,6 +89,11 @@ async function handle(id, op, args) {
     case 'warmUp': return await session.warmUp(args.batch, args.width, args.height);
     case 'attack':
       return await session.attack(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, progress);
+    // the pool (pool.js): one part of a batch split over workers, and the parts merged
+    case 'attackPart':
+      return await session.attackPart(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, args.first, args.count, progress);
+    case 'mergeAttack':
+      return await session.mergeAttack(args.images, args.width, args.height, args.options, args.parts, args.seconds);
     case 'universal':
       return await session.universal(args.images, args.heldOut ?? undefined, args.width, args.height, args.options, progress);
     case 'segmentFrame': {

@@ -17,6 +17,7 @@
 mod attack;
 mod catalog;
 mod convert;
+mod pool;
 mod progress;
 mod scaling;
 mod segment;
@@ -25,6 +26,7 @@ mod universal;
 mod warm_up;
 
 pub use catalog::{list_attacks, list_scalers, resize_map};
+pub use pool::attack_split;
 pub use session::Session;
 pub use universal::read_delta_png;
 

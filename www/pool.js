@@ -46,6 +46,10 @@ export class Pool {
     this.cpu = false;
     /** @type {((msg: string) => void) | null} */
     this._onFatal = null;
+    /** @type {Set<Api>} the workers with the model loaded */
+    this.ready = new Set();
+    /** @type {Promise<any>} the other workers' loads */
+    this.othersReady = Promise.resolve();
     /** @type {{workers: number, why: string | null} | null} how the last attack ran */
     this.lastSplit = null;
   }
@@ -69,7 +73,12 @@ export class Pool {
       this.workers.push(w);
     }
     for (const w of this.workers.splice(want)) w.worker.terminate();
-    await Promise.all(this.workers.slice(1).map((w) => w.load(model, 'cpu')));
+    // the other workers load in the background: the first segmentation does not wait for them
+    // (it uses those already loaded), a split attack does
+    const others = this.workers.slice(1);
+    this.ready = new Set([this.workers[0]]);
+    this.othersReady = Promise.all(others.map((w) => w.load(model, 'cpu').then(() => { this.ready.add(w); })));
+    this.othersReady.catch(() => {});
     return { ...r, workers: this.workers.length };
   }
 
@@ -79,12 +88,14 @@ export class Pool {
    */
   async call(op, args, onProgress, transfer = []) {
     const n = args && Array.isArray(args.images) ? args.images.length : 0;
-    const k = Math.min(this.workers.length, n);
-    if (op === 'segment' && this.cpu && k > 1) return this.segmentSplit(args, k, onProgress);
+    const ready = this.workers.filter((w) => this.ready.has(w));
+    if (op === 'segment' && this.cpu && Math.min(ready.length, n) > 1) return this.segmentSplit(args, ready.slice(0, n), onProgress);
     if (op === 'attack') {
-      const why = k > 1 && this.cpu ? await this.workers[0].call('attackSplit', { options: args.options }) : null;
-      if (k > 1 && this.cpu && why === null) return this.attackSplit(args, k, onProgress);
-      this.lastSplit = { workers: 1, why: !this.cpu ? 'WebGPU runs on one worker' : n < 2 ? null : this.workers.length < 2 ? 'one worker' : why };
+      if (this.cpu && n > 1) await this.othersReady.catch(() => {});
+      const ws = this.workers.filter((w) => this.ready.has(w)).slice(0, n);
+      const why = ws.length > 1 && this.cpu ? await this.workers[0].call('attackSplit', { options: args.options }) : null;
+      if (ws.length > 1 && this.cpu && why === null) return this.attackSplit(args, ws, onProgress);
+      this.lastSplit = { workers: 1, why: !this.cpu ? 'WebGPU runs on one worker' : n < 2 ? null : ws.length < 2 ? 'one worker' : why };
     }
     return this.workers[0].call(op, args, onProgress, transfer);
   }
@@ -93,35 +104,35 @@ export class Pool {
   cancel() { for (const w of this.workers) w.cancel(); }
 
   /**
-   * Run one call per part; if one fails, the others are cancelled.
-   * @param {[number, number][]} ps @param {(w: Api, part: [number, number], i: number) => Promise<any>} f
+   * Run one call per part on `ws[i]`; if one fails, the others are cancelled.
+   * @param {Api[]} ws @param {[number, number][]} ps @param {(w: Api, part: [number, number], i: number) => Promise<any>} f
    */
-  async each(ps, f) {
-    const calls = ps.map((p, i) => f(this.workers[i], p, i));
+  async each(ws, ps, f) {
+    const calls = ps.map((p, i) => f(ws[i], p, i));
     try {
       return await Promise.all(calls);
     } catch (e) {
-      ps.forEach((_, i) => this.workers[i].cancel());
+      ps.forEach((_, i) => ws[i].cancel());
       await Promise.allSettled(calls);
       throw e;
     }
   }
 
-  /** @param {any} args @param {number} k @param {(p: any) => void} [onProgress] */
-  async segmentSplit(args, k, onProgress) {
+  /** @param {any} args @param {Api[]} ws @param {(p: any) => void} [onProgress] */
+  async segmentSplit(args, ws, onProgress) {
     const t0 = performance.now();
-    const ps = parts(args.images.length, k);
-    const rs = await this.each(ps, (w, [first, count], i) =>
+    const ps = parts(args.images.length, ws.length);
+    const rs = await this.each(ws, ps, (w, [first, count], i) =>
       w.call('segment', { ...args, images: args.images.slice(first, first + count) }, i === 0 ? onProgress : undefined));
     return { width: rs[0].width, height: rs[0].height, images: rs.flatMap((r) => r.images), maps: rs.flatMap((r) => r.maps), seconds: (performance.now() - t0) / 1000 };
   }
 
-  /** @param {any} args @param {number} k @param {(p: LiveProgress) => void} [onProgress] */
-  async attackSplit(args, k, onProgress) {
+  /** @param {any} args @param {Api[]} ws @param {(p: LiveProgress) => void} [onProgress] */
+  async attackSplit(args, ws, onProgress) {
     const t0 = performance.now();
-    const ps = parts(args.images.length, k);
+    const ps = parts(args.images.length, ws.length);
     const live = liveMerger(ps, onProgress);
-    const partResults = await this.each(ps, (w, [first, count], i) =>
+    const partResults = await this.each(ws, ps, (w, [first, count], i) =>
       w.call('attackPart', { ...args, first, count }, (p) => live(i, p)));
     const r = await this.workers[0].call('mergeAttack', {
       images: args.images, width: args.width, height: args.height, options: args.options,

@@ -37,11 +37,12 @@ function serve() {
 const files = ['0.png', '1.png', '20.png', '114.png'].map((f) => join(shared, 'fixtures', 'images', 'voc', f));
 const b64 = files.map((f) => readFileSync(f).toString('base64'));
 
-/** The attacks compared: APGD untargeted and targeted-image from random starts (L∞ and L2). */
+/** The attacks compared: APGD untargeted and targeted-image from random starts (L∞ and L2), SEA targeted-class. */
 const attacks = {
   untargeted: { kind: 'apgd', goal: 'untargeted', eps: '8/255', steps: 2, random_start: true, seed: 7 },
   targeted_image: { kind: 'apgd', goal: 'targeted-image', target_index: 2, eps: '8/255', steps: 2, random_start: true, seed: 3 },
   untargeted_l2: { kind: 'apgd', goal: 'untargeted', norm: 'l2', eps: '1', steps: 2, random_start: true, seed: 5 },
+  sea_targeted_class: { kind: 'sea', goal: 'targeted-class', target_class: 15, eps: '8/255', steps: 2, random_start: true, seed: 9 },
 };
 
 const { proc, url } = /** @type {{proc: import('node:child_process').ChildProcess, url: string}} */ (await serve());

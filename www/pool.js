@@ -5,9 +5,11 @@
 // wasm API (`Session.mergeAttack`) into exactly what one worker's `attack` returns: the same
 // maps, per-image and pooled metrics (the history's loss up to rounding). Segmenting a batch
 // splits the same way. WebGPU, and every other call, stays on the first worker (one GPU).
+// 'auto' on a hardware WebGPU adapter first times the two devices (calibrate.js).
 // The live progress of a split attack is merged per iterate: the images' maps and agreements
 // in batch order, the loss averaged over the parts by their image counts.
 import { Api } from './api.js';
+import { calibrate } from './calibrate.js';
 
 /** How many workers at most when the page does not say (`?workers=N` forces N). */
 const DEFAULT_CAP = 4;
@@ -64,14 +66,18 @@ export class Pool {
    * @param {string} model @param {string} backend @param {(p: import('./api.js').Progress) => void} [onProgress]
    */
   async load(model, backend, onProgress) {
+    // 'auto' with a hardware adapter: time one forward on each device (calibrate.js)
+    /** @type {import('./calibrate.js').Calibration | null} */
+    let calibration = null;
+    if (backend === 'auto') {
+      this.grow(2);
+      calibration = await calibrate(this.workers[0], this.workers[1], model, onProgress);
+      if (calibration) backend = calibration.backend;
+    }
     const r = await this.workers[0].load(model, backend, onProgress);
     this.cpu = !r.webgpu;
     const want = this.cpu ? this.size : 1;
-    while (this.workers.length < want) {
-      const w = new Api();
-      w.onFatal = this._onFatal;
-      this.workers.push(w);
-    }
+    this.grow(want);
     for (const w of this.workers.splice(want)) w.worker.terminate();
     // the other workers load in the background: the first segmentation does not wait for them
     // (it uses those already loaded), a split attack does
@@ -79,7 +85,16 @@ export class Pool {
     this.ready = new Set([this.workers[0]]);
     this.othersReady = Promise.all(others.map((w) => w.load(model, 'cpu').then(() => { this.ready.add(w); })));
     this.othersReady.catch(() => {});
-    return { ...r, workers: this.workers.length };
+    return { ...r, workers: this.workers.length, calibration };
+  }
+
+  /** Start workers until there are `n`. @param {number} n */
+  grow(n) {
+    while (this.workers.length < n) {
+      const w = new Api();
+      w.onFatal = this._onFatal;
+      this.workers.push(w);
+    }
   }
 
   /**
@@ -99,6 +114,9 @@ export class Pool {
     }
     return this.workers[0].call(op, args, onProgress, transfer);
   }
+
+  /** End every worker (the pool is not used afterwards). */
+  close() { for (const w of this.workers) w.worker.terminate(); this.workers = []; }
 
   /** Ask every worker's running call to stop (each restarts if it does not). */
   cancel() { for (const w of this.workers) w.cancel(); }

@@ -20,7 +20,8 @@ import { Pool } from './pool.js';
  */
 /**
  * A loaded session as the worker describes it.
- * @typedef {{backend: string, webgpu: boolean, note: string, info: ModelInfo, seconds: number, workers?: number}} Loaded
+ * @typedef {{backend: string, webgpu: boolean, note: string, info: ModelInfo, seconds: number, workers?: number,
+ *            calibration?: import('./calibrate.js').Calibration | null}} Loaded
  */
 /**
  * `Session.segment`: the resized images (RGB) and their class maps.

@@ -15,6 +15,7 @@
 //! possible on wasm.
 
 mod attack;
+mod calibrate;
 mod catalog;
 mod convert;
 mod pool;
@@ -25,6 +26,7 @@ mod session;
 mod universal;
 mod warm_up;
 
+pub use calibrate::probe_adapter_js;
 pub use catalog::{list_attacks, list_scalers, resize_map};
 pub use pool::attack_split;
 pub use session::Session;

@@ -7,6 +7,7 @@
 use js_sys::{Array, Function, Promise, Uint8Array};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use super::attack::{attacked, batch_images, browser_spec, painted};
@@ -29,11 +30,30 @@ pub fn attack_split(options: JsValue) -> std::result::Result<JsValue, JsError> {
     Ok(split::unsplittable(&spec).map_or(JsValue::NULL, JsValue::from_str))
 }
 
-/// An [`Outcome`] as it crosses between workers (images as little-endian `f32` bytes).
-#[derive(Serialize, Deserialize)]
-struct OutcomeJs {
+/// The images (little-endian `f32` bytes) and maps of an [`Outcome`] as they cross between
+/// workers.
+#[derive(Serialize)]
+struct PixelsJs {
     images: Vec<ByteBuf>,
     maps: Vec<ByteBuf>,
+}
+
+/// A finished part as it crosses between workers: the small fields in `meta` (read back with
+/// serde), the pixels apart (read back as `Uint8Array`s directly by [`byte_lists`]:
+/// serde-wasm-bindgen would convert them value by value).
+#[derive(Serialize)]
+struct PartJs {
+    meta: PartMeta,
+    clean_maps: Vec<ByteBuf>,
+    reference_maps: Vec<ByteBuf>,
+    perturbation: Vec<ByteBuf>,
+    adversarial: PixelsJs,
+    quantized: PixelsJs,
+}
+
+/// The per-image statistics and pooled values of an [`Outcome`].
+#[derive(Serialize, Deserialize)]
+struct OutcomeMeta {
     per_image: Vec<ImageStats>,
     vs_clean: MapMetrics,
     vs_reference: MapMetrics,
@@ -42,20 +62,57 @@ struct OutcomeJs {
     psnr: f64,
 }
 
-/// A finished part as it crosses between workers.
+/// Everything of a part but its pixels.
 #[derive(Serialize, Deserialize)]
-struct PartJs {
+struct PartMeta {
     targeted: bool,
     steps_run: usize,
     stopped_early: bool,
-    clean_maps: Vec<ByteBuf>,
-    reference_maps: Vec<ByteBuf>,
     clean_vs_reference: MapMetrics,
-    adversarial: OutcomeJs,
-    quantized: OutcomeJs,
-    perturbation: Vec<ByteBuf>,
+    adversarial: OutcomeMeta,
+    quantized: OutcomeMeta,
     history: Vec<StepRecord>,
-    iterates: Vec<IterateTally>,
+    iterates: Vec<IterateJs>,
+}
+
+/// An [`IterateTally`] with its confusion counts as little-endian `u64` bytes (serde-wasm-bindgen
+/// reads a long JS array back element by element, ~0.5 ms per value here).
+#[derive(Serialize, Deserialize)]
+struct IterateJs {
+    loss: f64,
+    agreement: Vec<f64>,
+    counts: ByteBuf,
+    valid: u64,
+}
+
+impl From<IterateTally> for IterateJs {
+    fn from(t: IterateTally) -> Self {
+        let counts = ByteBuf::from(t.counts.iter().flat_map(|c| c.to_le_bytes()).collect::<Vec<u8>>());
+        IterateJs { loss: t.loss, agreement: t.agreement, counts, valid: t.valid }
+    }
+}
+
+impl TryFrom<IterateJs> for IterateTally {
+    type Error = Error;
+
+    fn try_from(t: IterateJs) -> Result<Self> {
+        if t.counts.len() % 8 != 0 {
+            return Err(Error::InvalidArgument(format!("not a part of an attack: {} bytes of confusion counts", t.counts.len())));
+        }
+        let counts = t.counts.chunks_exact(8).map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect();
+        Ok(IterateTally { loss: t.loss, agreement: t.agreement, counts, valid: t.valid })
+    }
+}
+
+/// The list of byte arrays at `path` in a part (`["adversarial", "images"]`, …).
+fn byte_lists(part: &JsValue, path: &[&str]) -> Result<Vec<Vec<u8>>> {
+    let bad = || Error::InvalidArgument(format!("not a part of an attack: no byte arrays at {}", path.join(".")));
+    let mut v = part.clone();
+    for key in path {
+        v = js_sys::Reflect::get(&v, &JsValue::from_str(key)).map_err(|_| bad())?;
+    }
+    let list = v.dyn_into::<Array>().map_err(|_| bad())?;
+    list.iter().map(|b| b.dyn_into::<Uint8Array>().map(|u| u.to_vec()).map_err(|_| bad())).collect()
 }
 
 fn f32_bytes(v: &[f32]) -> ByteBuf {
@@ -66,76 +123,80 @@ fn f32s(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
-fn maps_of(bytes: Vec<ByteBuf>, w: usize, h: usize) -> Result<Vec<ClassMap>> {
+fn maps_of(bytes: Vec<Vec<u8>>, w: usize, h: usize) -> Result<Vec<ClassMap>> {
     bytes
         .into_iter()
-        .map(|b| {
-            let data = b.into_vec();
-            if data.len() == w * h { Ok(ClassMap { width: w, height: h, data }) } else { Err(Error::Shape(format!("a part's map has {} pixels, not {w}×{h}", data.len()))) }
+        .map(|data| {
+            if data.len() == w * h {
+                Ok(ClassMap { width: w, height: h, data })
+            } else {
+                Err(Error::Shape(format!("a part's map has {} pixels, not {w}×{h}", data.len())))
+            }
         })
         .collect()
 }
 
-impl OutcomeJs {
-    fn from(o: &Outcome) -> Self {
-        OutcomeJs {
-            images: o.images.iter().map(|i| f32_bytes(&i.data)).collect(),
-            maps: map_bytes(&o.maps),
-            per_image: o.per_image.clone(),
-            vs_clean: o.vs_clean,
-            vs_reference: o.vs_reference,
-            linf: o.linf,
-            l2: o.l2,
-            psnr: o.psnr,
-        }
-    }
+fn pixels(o: &Outcome) -> PixelsJs {
+    PixelsJs { images: o.images.iter().map(|i| f32_bytes(&i.data)).collect(), maps: map_bytes(&o.maps) }
+}
 
-    fn into_outcome(self, w: usize, h: usize) -> Result<Outcome> {
-        Ok(Outcome {
-            images: self.images.iter().map(|b| RgbImage01::new(w, h, f32s(b))).collect::<Result<_>>()?,
-            maps: maps_of(self.maps, w, h)?,
-            per_image: self.per_image,
-            vs_clean: self.vs_clean,
-            vs_reference: self.vs_reference,
-            linf: self.linf,
-            l2: self.l2,
-            psnr: self.psnr,
-        })
-    }
+fn outcome_meta(o: &Outcome) -> OutcomeMeta {
+    OutcomeMeta { per_image: o.per_image.clone(), vs_clean: o.vs_clean, vs_reference: o.vs_reference, linf: o.linf, l2: o.l2, psnr: o.psnr }
+}
+
+/// The outcome at `key` of a part.
+fn outcome_of(part: &JsValue, key: &str, meta: OutcomeMeta, w: usize, h: usize) -> Result<Outcome> {
+    Ok(Outcome {
+        images: byte_lists(part, &[key, "images"])?.iter().map(|b| RgbImage01::new(w, h, f32s(b))).collect::<Result<_>>()?,
+        maps: maps_of(byte_lists(part, &[key, "maps"])?, w, h)?,
+        per_image: meta.per_image,
+        vs_clean: meta.vs_clean,
+        vs_reference: meta.vs_reference,
+        linf: meta.linf,
+        l2: meta.l2,
+        psnr: meta.psnr,
+    })
+}
+
+/// A part from `attackPart` as the core's [`Part`].
+fn part_of(part: &JsValue, w: usize, h: usize) -> Result<Part> {
+    let meta = js_sys::Reflect::get(part, &JsValue::from_str("meta")).unwrap_or(JsValue::UNDEFINED);
+    let meta: PartMeta = serde_wasm_bindgen::from_value(meta).map_err(|e| Error::InvalidArgument(format!("not a part of an attack: {e}")))?;
+    let result = AttackResult {
+        targeted: meta.targeted,
+        steps_run: meta.steps_run,
+        stopped_early: meta.stopped_early,
+        clean_maps: maps_of(byte_lists(part, &["clean_maps"])?, w, h)?,
+        reference_maps: maps_of(byte_lists(part, &["reference_maps"])?, w, h)?,
+        clean_vs_reference: meta.clean_vs_reference,
+        adversarial: outcome_of(part, "adversarial", meta.adversarial, w, h)?,
+        quantized: Some(outcome_of(part, "quantized", meta.quantized, w, h)?),
+        perturbation: byte_lists(part, &["perturbation"])?.iter().map(|b| f32s(b)).collect(),
+        history: meta.history,
+    };
+    Ok(Part { result, iterates: meta.iterates.into_iter().map(IterateTally::try_from).collect::<Result<_>>()? })
 }
 
 impl PartJs {
     fn from(r: &AttackResult, iterates: Vec<IterateTally>) -> Result<Self> {
         let q = r.quantized.as_ref().ok_or_else(|| Error::Backend("the part returned no 8-bit images".into()))?;
         Ok(PartJs {
-            targeted: r.targeted,
-            steps_run: r.steps_run,
-            stopped_early: r.stopped_early,
+            meta: PartMeta {
+                targeted: r.targeted,
+                steps_run: r.steps_run,
+                stopped_early: r.stopped_early,
+                clean_vs_reference: r.clean_vs_reference,
+                adversarial: outcome_meta(&r.adversarial),
+                quantized: outcome_meta(q),
+                history: r.history.clone(),
+                iterates: iterates.into_iter().map(IterateJs::from).collect(),
+            },
             clean_maps: map_bytes(&r.clean_maps),
             reference_maps: map_bytes(&r.reference_maps),
-            clean_vs_reference: r.clean_vs_reference,
-            adversarial: OutcomeJs::from(&r.adversarial),
-            quantized: OutcomeJs::from(q),
             perturbation: r.perturbation.iter().map(|p| f32_bytes(p)).collect(),
-            history: r.history.clone(),
-            iterates,
+            adversarial: pixels(&r.adversarial),
+            quantized: pixels(q),
         })
-    }
-
-    fn into_part(self, w: usize, h: usize) -> Result<Part> {
-        let result = AttackResult {
-            targeted: self.targeted,
-            steps_run: self.steps_run,
-            stopped_early: self.stopped_early,
-            clean_maps: maps_of(self.clean_maps, w, h)?,
-            reference_maps: maps_of(self.reference_maps, w, h)?,
-            clean_vs_reference: self.clean_vs_reference,
-            adversarial: self.adversarial.into_outcome(w, h)?,
-            quantized: Some(self.quantized.into_outcome(w, h)?),
-            perturbation: self.perturbation.iter().map(|b| f32s(b)).collect(),
-            history: self.history,
-        };
-        Ok(Part { result, iterates: self.iterates })
     }
 }
 
@@ -205,10 +266,7 @@ impl Session {
             let imgs = decode_all(inner.spec, &images, w, h)?;
             let parts = parts
                 .iter()
-                .map(|v| {
-                    let p: PartJs = serde_wasm_bindgen::from_value(v).map_err(|e| Error::InvalidArgument(format!("not a part of an attack: {e}")))?;
-                    p.into_part(w, h)
-                })
+                .map(|v| part_of(&v, w, h))
                 .collect::<Result<Vec<_>>>()?;
             let r = split::merge(parts, inner.spec.num_classes())?;
             if r.clean_maps.len() != imgs.len() {

@@ -6,7 +6,9 @@
 // relative), and the live progress (per iterate: step, per-image agreements, map digests).
 // Then the page itself with 4 workers: a batch of 4 uploaded and attacked through the form
 // (screenshot), an attack that cannot be split (PGD) says why it ran on one worker, and cancel
-// reaches every worker.
+// reaches every worker. Last, the 'auto' device calibration (www/calibrate.js) with the software
+// WebGPU adapter made a candidate by the test hook ?calibrate=software: it picks the CPU and says
+// why; without the hook no calibration runs.
 //
 // Usage: node tests/e2e/pool.test.mjs   (after scripts/web_build.sh; env CHROMIUM, E2E_POOL_MODEL)
 import { spawn } from 'node:child_process';
@@ -49,7 +51,8 @@ const { proc, url } = /** @type {{proc: import('node:child_process').ChildProces
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage',
+    '--enable-unsafe-webgpu'],
 });
 let failed = false;
 try {
@@ -161,6 +164,29 @@ try {
   await idle();
   assert.match(await page.textContent('#stage') || '', /1 steps in .*4 workers/);
   await page.screenshot({ path: join(artifacts, 'pool-02-after-cancel.png'), fullPage: true });
+
+  // 'auto' with the software adapter made a candidate (test hook ?calibrate=software): one
+  // forward on each device, the CPU is faster here and the page says so
+  const loaded = async (/** @type {string} */ query) => {
+    await page.goto(`${url}?${query}`);
+    await page.waitForFunction(() => document.body.dataset.firstSegmentationMs, null, { timeout: 900000 });
+    await idle();
+    return { badge: await page.textContent('#backend'), note: await page.textContent('#gpu-note'), calibration: await page.evaluate(() => document.body.dataset.calibration) };
+  };
+  const cal = await loaded('backend=auto&calibrate=software&model=deeplabv3-mnv2-voc');
+  report('calibration', cal);
+  assert.ok(cal.calibration, 'the page calibrated');
+  const c = JSON.parse(cal.calibration || '{}');
+  assert.equal(c.backend, 'cpu');
+  assert.ok(c.cpu_ms > 0 && c.webgpu_ms > c.cpu_ms, JSON.stringify(c));
+  assert.match(c.adapter, /software/);
+  assert.match(cal.badge || '', /CPU/);
+  assert.match(cal.note || '', /auto chose the CPU: one forward pass at 257×257 takes \d+ ms on the CPU/);
+  await page.screenshot({ path: join(artifacts, 'pool-03-calibration.png') });
+  // without the hook a software adapter is no candidate: no calibration, the CPU
+  const plain = await loaded('backend=auto&model=deeplabv3-mnv2-voc');
+  assert.equal(plain.calibration, '');
+  assert.match(plain.badge || '', /CPU/);
 } catch (e) {
   failed = true;
   console.error(e);

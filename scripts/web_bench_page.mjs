@@ -5,10 +5,12 @@
 //
 //   node scripts/web_bench_page.mjs [--model NAME] [--backends cpu,webgpu] [--workers 1,2,4]
 //        [--batches 1,4] [--steps 3] [--size 0] [--kind apgd] [--force-webgpu] [--json FILE]
-//        [--timeout SECONDS]
+//        [--timeout SECONDS] [--screenshot FILE.png]
 //
 // Needs scripts/web_build.sh (www/pkg, www/weights, www/samples) and tests/e2e's playwright-core
-// (scripts/setup.sh); Chromium from CHROMIUM (default /usr/bin/chromium).
+// (scripts/setup.sh); Chromium from CHROMIUM (default /usr/bin/chromium), with the extra flags of
+// CHROMIUM_FLAGS (space-separated; e.g. a GPU machine's Vulkan flags: the JSON's `adapter` says
+// whether the page got a hardware adapter).
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -46,7 +48,7 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   headless: true,
   args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-    '--disable-dev-shm-usage', '--enable-unsafe-webgpu'],
+    '--disable-dev-shm-usage', '--enable-unsafe-webgpu', ...(process.env.CHROMIUM_FLAGS || '').split(' ').filter(Boolean)],
 });
 let code = 0;
 try {
@@ -61,6 +63,8 @@ try {
   const out = { ...result, wall_s: (Date.now() - t0) / 1000, machine: { ...load, after: loadavg()[0] } };
   const json = JSON.stringify(out, null, 1);
   console.log(json);
+  const png = opt('--screenshot', '');
+  if (png) await page.screenshot({ path: png, fullPage: true });
   const file = opt('--json', '');
   if (file) writeFileSync(file, json);
   if (result.error) { console.error(`bench failed: ${result.error}`); code = 1; }

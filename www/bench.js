@@ -76,7 +76,7 @@ function show(row) {
   const cells = row.skipped
     ? [row.backend, row.workers, row.batch, '', '', '', '', '', '', '', row.skipped]
     : [row.backend, row.workers, row.batch, `${row.width}×${row.height}`, f(row.segment_first_s), f(row.segment_s), f(row.first_step_s),
-      f(row.step_s), f(row.steps_per_s), f(row.image_steps_per_s), row.ran_on_workers > 1 ? `${row.ran_on_workers} workers` : `one worker${row.one_worker_why ? `: ${row.one_worker_why}` : ''}`];
+      f(row.step_s), f(row.steps_per_s), f(row.image_steps_per_s), row.ran_on_workers > 1 ? `${row.ran_on_workers} workers` : `one worker${row.one_worker_why ? ` (${row.one_worker_why})` : ''}`];
   tr.replaceChildren(...cells.map((c) => { const td = document.createElement('td'); td.textContent = String(c); return td; }));
   $('bench-table').querySelector('tbody')?.append(tr);
 }
@@ -95,7 +95,7 @@ async function main() {
       const a = await adapter();
       result.adapter = a;
       if (a.kind !== 'hardware' && !(a.kind === 'software' && params.forceWebgpu)) {
-        const row = { backend, workers: 1, batch: 0, skipped: `no hardware adapter (${a.kind}: ${a.description}); forceWebgpu=1 runs a software one` };
+        const row = { backend, workers: 1, batch: '–', skipped: `no hardware adapter (${a.kind}: ${a.description}); forceWebgpu=1 runs a software one` };
         result.rows.push(row); show(row); continue;
       }
     }

@@ -110,7 +110,7 @@ export class Pool {
       const ws = this.workers.filter((w) => this.ready.has(w)).slice(0, n);
       const why = ws.length > 1 && this.cpu ? await this.workers[0].call('attackSplit', { options: args.options }) : null;
       if (ws.length > 1 && this.cpu && why === null) return this.attackSplit(args, ws, onProgress);
-      this.lastSplit = { workers: 1, why: !this.cpu ? 'WebGPU runs on one worker' : n < 2 ? null : ws.length < 2 ? 'one worker' : why };
+      this.lastSplit = { workers: 1, why: n < 2 ? null : !this.cpu ? 'WebGPU runs on one worker' : ws.length < 2 ? 'the pool has one worker' : why };
     }
     return this.workers[0].call(op, args, onProgress, transfer);
   }

@@ -3,7 +3,9 @@
 // `attackSplit` says which: APGD and SEA without early stop, restarts or a defense) is split
 // into contiguous parts, one per worker (`Session.attackPart`), and the parts are merged by the
 // wasm API (`Session.mergeAttack`) into exactly what one worker's `attack` returns: the same
-// maps, per-image and pooled metrics (the history's loss up to rounding). Segmenting a batch
+// maps, per-image and pooled metrics (the history's loss up to rounding). Otherwise an
+// ensemble (restarts, SEA's losses: a single image too) shares its runs among the workers
+// (`Session.attackRuns`, merged by `Session.mergeRuns`), again with the same result. Segmenting a batch
 // splits the same way. WebGPU, and every other call, stays on the first worker (one GPU).
 // 'auto' on a hardware WebGPU adapter first times the two devices (calibrate.js).
 // The live progress of a split attack is merged per iterate: the images' maps and agreements
@@ -106,11 +108,14 @@ export class Pool {
     const ready = this.workers.filter((w) => this.ready.has(w));
     if (op === 'segment' && this.cpu && Math.min(ready.length, n) > 1) return this.segmentSplit(args, ready.slice(0, n), onProgress);
     if (op === 'attack') {
-      if (this.cpu && n > 1) await this.othersReady.catch(() => {});
-      const ws = this.workers.filter((w) => this.ready.has(w)).slice(0, n);
-      const why = ws.length > 1 && this.cpu ? await this.workers[0].call('attackSplit', { options: args.options }) : null;
-      if (ws.length > 1 && this.cpu && why === null) return this.attackSplit(args, ws, onProgress);
-      this.lastSplit = { workers: 1, why: n < 2 ? null : !this.cpu ? 'WebGPU runs on one worker' : ws.length < 2 ? 'the pool has one worker' : why };
+      if (this.cpu && this.workers.length > 1) await this.othersReady.catch(() => {});
+      const ws = this.workers.filter((w) => this.ready.has(w));
+      /** @type {{by_images?: string | null, runs: number, by_runs?: string | null} | null} (absent: it can) */
+      const split = ws.length > 1 && this.cpu ? await this.workers[0].call('attackSplit', { options: args.options }) : null;
+      if (split && split.by_images == null && n > 1) return this.attackSplit(args, ws.slice(0, n), onProgress);
+      if (split && split.by_runs == null && split.runs > 1) return this.runsSplit(args, ws.slice(0, split.runs), split.runs, onProgress);
+      const why = n < 2 ? null : !this.cpu ? 'WebGPU runs on one worker' : ws.length < 2 ? 'the pool has one worker' : (split && split.by_images) ?? null;
+      this.lastSplit = { workers: 1, why };
     }
     return this.workers[0].call(op, args, onProgress, transfer);
   }
@@ -145,6 +150,9 @@ export class Pool {
     return { width: rs[0].width, height: rs[0].height, images: rs.flatMap((r) => r.images), maps: rs.flatMap((r) => r.maps), seconds: (performance.now() - t0) / 1000 };
   }
 
+  /** @param {any} args @param {Api[]} ws @param {number} runs @param {(p: LiveProgress) => void} [onProgress] */
+  runsSplit(args, ws, runs, onProgress) { return runsSplit.call(this, args, ws, runs, onProgress); }
+
   /** @param {any} args @param {Api[]} ws @param {(p: LiveProgress) => void} [onProgress] */
   async attackSplit(args, ws, onProgress) {
     const t0 = performance.now();
@@ -159,6 +167,25 @@ export class Pool {
     this.lastSplit = { workers: ps.length, why: null };
     return r;
   }
+}
+
+/**
+ * An ensemble attack (restarts, SEA's losses) with its runs shared among the workers
+ * (`Session.attackRuns`), each on the whole batch, merged by `Session.mergeRuns` into what one
+ * worker's `attack` returns. Live progress comes from the worker running the first runs.
+ * @this {Pool} @param {any} args @param {Api[]} ws @param {number} runs @param {(p: LiveProgress) => void} [onProgress]
+ */
+async function runsSplit(args, ws, runs, onProgress) {
+  const t0 = performance.now();
+  const ps = parts(runs, ws.length);
+  const lists = await this.each(ws, ps, (w, [first, count], i) =>
+    w.call('attackRuns', { ...args, first, count }, i === 0 ? onProgress : undefined));
+  const r = await this.workers[0].call('mergeRuns', {
+    images: args.images, width: args.width, height: args.height, options: args.options,
+    runs: lists.flat(), seconds: (performance.now() - t0) / 1000,
+  });
+  this.lastSplit = { workers: ps.length, why: null };
+  return r;
 }
 
 /**

@@ -3,7 +3,7 @@
 // Messages in:  {op: 'init', cancelFlag?: SharedArrayBuffer} first; then {id, op, args} with op
 //               'models', 'scalers', 'resizeMap' (no model needed), 'load', 'inputSize',
 //               'scalingInputSize', 'segment', 'attack' or 'scaling'; the pool's 'attackSplit',
-//               'attackPart' and 'mergeAttack' (pool.js); the calibration's 'probeAdapter' and
+//               'attackPart', 'mergeAttack', 'attackRuns' and 'mergeRuns' (pool.js); the calibration's 'probeAdapter' and
 //               'forwardSeconds' (calibrate.js); the camera view's 'universal',
 //               'readDeltaPng', 'setDelta' and 'segmentFrame'; {op: 'cancel'} at any time.
 // Messages out: {id, status: 'progress', progress} while running, then
@@ -97,6 +97,10 @@ async function handle(id, op, args) {
       return await session.attackPart(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, args.first, args.count, progress);
     case 'mergeAttack':
       return await session.mergeAttack(args.images, args.width, args.height, args.options, args.parts, args.seconds);
+    case 'attackRuns':
+      return await session.attackRuns(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, args.first, args.count, progress);
+    case 'mergeRuns':
+      return await session.mergeRuns(args.images, args.width, args.height, args.options, args.runs, args.seconds);
     case 'universal':
       return await session.universal(args.images, args.heldOut ?? undefined, args.width, args.height, args.options, progress);
     case 'segmentFrame': {

@@ -51,6 +51,7 @@ pub mod run;
 pub mod sea;
 pub mod spec;
 pub mod split;
+pub mod split_members;
 pub mod spec_goal;
 pub mod universal;
 pub mod universal_report;

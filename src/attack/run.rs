@@ -5,7 +5,7 @@
 
 use image::RgbImage;
 
-use super::goal::Mask;
+use super::goal::{Goal, Mask};
 use super::restarts::run_with_restarts;
 use super::pgd::Observer;
 use super::outcome::AttackResult;
@@ -100,6 +100,16 @@ fn target_names(spec: &AttackSpec, model: &Segmenter, names: &[String]) -> Resul
     Ok((image, class, class.map(|c| model.spec.classes()[usize::from(c)].to_string())))
 }
 
+/// The goal of `spec` for the batch `images` (all of the model's input size), with the
+/// caller's maps.
+pub fn batch_goal(model: &Segmenter, images: &[BatchImage], spec: &AttackSpec, maps: GoalMaps) -> Result<Goal> {
+    let first = images.first().ok_or_else(|| Error::InvalidArgument("no images given (an empty batch)".into()))?;
+    let (w, h) = (first.image.width() as usize, first.image.height() as usize);
+    let names: Vec<String> = images.iter().map(|b| b.name.clone()).collect();
+    let ground_truth: Vec<Option<ClassMap>> = images.iter().map(|b| b.ground_truth.clone()).collect();
+    spec.goal(&GoalInputs { target_map: maps.target_map, mask: maps.mask, ..GoalInputs::batch(model.spec, (w, h), &names, &ground_truth) })
+}
+
 /// Attack `images` (all of one size) with `model` (on an autodiff device) as `spec` says.
 /// `observer` sees every iterate and may stop or cancel.
 ///
@@ -118,13 +128,7 @@ pub async fn run_attack(
     model.spec.check_size(w, h)?;
     let eps = spec.radius()?.value;
     let cfg = spec.pgd_config(eps, spec.seed)?.with_quantize(true);
-    let names: Vec<String> = images.iter().map(|b| b.name.clone()).collect();
-    let ground_truth: Vec<Option<ClassMap>> = images.iter().map(|b| b.ground_truth.clone()).collect();
-    let goal = spec.goal(&GoalInputs {
-        target_map: maps.target_map,
-        mask: maps.mask,
-        ..GoalInputs::batch(model.spec, (w, h), &names, &ground_truth)
-    })?;
+    let goal = batch_goal(model, images, spec, maps)?;
     let defense = defended_model(model, spec)?;
     let clean01: Vec<RgbImage01> = images.iter().map(|b| to_tensor01(&b.image)).collect();
     let device = model.device();

@@ -27,9 +27,8 @@ use super::goal::Goal;
 use super::outcome::{AttackResult, Outcome, StepRecord};
 use super::pgd::Observer;
 use super::restarts::run_with_restarts;
-use super::run::{BatchImage, GoalMaps};
+use super::run::{BatchImage, GoalMaps, batch_goal};
 use super::spec::{AttackKind, AttackSpec, GoalKind, MapOrigin};
-use super::spec_goal::GoalInputs;
 use crate::data::{ClassMap, VOID};
 use crate::error::{Error, Result};
 use crate::image::{RgbImage01, to_tensor01};
@@ -125,13 +124,7 @@ pub async fn run_part(
             None => goal,
         }
     } else {
-        let names: Vec<String> = images.iter().map(|b| b.name.clone()).collect();
-        let ground_truth: Vec<Option<ClassMap>> = images.iter().map(|b| b.ground_truth.clone()).collect();
-        spec.goal(&GoalInputs {
-            target_map: maps.target_map,
-            mask: maps.mask,
-            ..GoalInputs::batch(model.spec, (w, h), &names, &ground_truth)
-        })?
+        batch_goal(model, images, spec, maps)?
     };
     let clean01: Vec<RgbImage01> = images.iter().map(|b| to_tensor01(&b.image)).collect();
     let x = batch_tensor(&clean01, &model.device())?;

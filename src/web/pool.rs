@@ -13,8 +13,9 @@ use wasm_bindgen::prelude::*;
 use super::attack::{attacked, batch_images, browser_spec, painted};
 use super::convert::{decode_all, js_err, map_bytes, to_js};
 use super::progress::{observe, promise, report_stage};
-use super::session::{Busy, Session};
+use super::session::{Busy, Inner, Session};
 use crate::attack::split::{self, IterateTally, Part};
+use crate::attack::split_members;
 use crate::attack::{AttackResult, GoalMaps, ImageStats, Outcome, Progress, StepRecord, assemble};
 use crate::data::ClassMap;
 use crate::error::{Error, Result};
@@ -22,12 +23,28 @@ use crate::image::{RgbImage01, to_tensor01};
 use crate::metrics::MapMetrics;
 use crate::model::predict_batched;
 
-/// Why the attack of `options` runs on one worker (a sentence), or `null` when its batch can
-/// be split over the pool.
+/// How the attack of some options can be split over the pool.
+#[derive(Serialize)]
+struct Split {
+    /// Why its batch cannot be split by images (absent: it can).
+    by_images: Option<&'static str>,
+    /// Its top-level runs (restarts, SEA's losses).
+    runs: usize,
+    /// Why it cannot be split by runs (absent: it can).
+    by_runs: Option<&'static str>,
+}
+
+/// How the attack of `options` can be split over the page's workers: `{by_images, runs,
+/// by_runs}`, `by_*` a sentence saying why not, absent where it can.
 #[wasm_bindgen(js_name = attackSplit)]
 pub fn attack_split(options: JsValue) -> std::result::Result<JsValue, JsError> {
     let spec = browser_spec(options).map_err(js_err)?;
-    Ok(split::unsplittable(&spec).map_or(JsValue::NULL, JsValue::from_str))
+    let split = Split {
+        by_images: split::unsplittable(&spec),
+        runs: split_members::run_count(&spec).map_err(js_err)?,
+        by_runs: split_members::unsplittable_runs(&spec),
+    };
+    to_js(&split).map_err(js_err)
 }
 
 /// The images (little-endian `f32` bytes) and maps of an [`Outcome`] as they cross between
@@ -262,18 +279,66 @@ impl Session {
         let inner = self.inner.clone();
         promise(async move {
             let (w, h) = (width as usize, height as usize);
-            let spec = browser_spec(options)?;
-            let imgs = decode_all(inner.spec, &images, w, h)?;
-            let parts = parts
-                .iter()
-                .map(|v| part_of(&v, w, h))
-                .collect::<Result<Vec<_>>>()?;
+            let parts = parts.iter().map(|v| part_of(&v, w, h)).collect::<Result<Vec<_>>>()?;
             let r = split::merge(parts, inner.spec.num_classes())?;
-            if r.clean_maps.len() != imgs.len() {
-                return Err(Error::InvalidArgument(format!("the parts hold {} images, the batch {}", r.clean_maps.len(), imgs.len())));
-            }
-            let out = assemble(&inner.model, &batch_images(&imgs, 0), &spec, r, None, None)?;
-            attacked(out, &imgs, w, h, &inner.backend, seconds)
+            merged(&inner, images, w, h, options, r, seconds)
         })
     }
+
+    /// Runs `first..first + count` of an ensemble attack (its restarts, or SEA's losses) on
+    /// the whole batch, split over the page's workers; arguments as for `attack`. Resolves to
+    /// an opaque list of runs for `mergeRuns`.
+    #[wasm_bindgen(js_name = attackRuns)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn attack_runs(
+        &self,
+        images: Array,
+        width: u32,
+        height: u32,
+        options: JsValue,
+        target_map: Option<Uint8Array>,
+        first: u32,
+        count: u32,
+        progress: Option<Function>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let _busy = Busy::enter(&inner, "attack")?;
+            let (w, h) = (width as usize, height as usize);
+            let spec = browser_spec(options)?;
+            report_stage(&progress, "decoding", 0.0)?;
+            let imgs = decode_all(inner.spec, &images, w, h)?;
+            let maps = GoalMaps { target_map: painted(target_map, w, h)?, mask: None };
+            let mut observer = |p: &Progress| observe(&inner, &progress, p);
+            let batch = batch_images(&imgs, 0);
+            let runs = split_members::run_runs(&inner.model, &batch, &spec, maps, first as usize, count as usize, Some(&mut observer)).await?;
+            report_stage(&progress, "done", 1.0)?;
+            let parts = runs.iter().map(|r| PartJs::from(r, Vec::new())).collect::<Result<Vec<_>>>()?;
+            to_js(&parts)
+        })
+    }
+
+    /// The runs of an ensemble attack (from `attackRuns`, each worker's list in order, one
+    /// after the other) as what `attack` resolves to; `seconds` is the pool's wall time.
+    #[wasm_bindgen(js_name = mergeRuns)]
+    pub fn merge_runs(&self, images: Array, width: u32, height: u32, options: JsValue, runs: Array, seconds: f64) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let (w, h) = (width as usize, height as usize);
+            let runs = runs.iter().map(|v| part_of(&v, w, h).map(|p| p.result)).collect::<Result<Vec<_>>>()?;
+            let r = split_members::merge_runs(runs, inner.spec.num_classes())?;
+            merged(&inner, images, w, h, options, r, seconds)
+        })
+    }
+}
+
+/// The whole batch's result from merged parts, as `attack` resolves to it.
+fn merged(inner: &Inner, images: Array, w: usize, h: usize, options: JsValue, r: AttackResult, seconds: f64) -> Result<JsValue> {
+    let spec = browser_spec(options)?;
+    let imgs = decode_all(inner.spec, &images, w, h)?;
+    if r.clean_maps.len() != imgs.len() {
+        return Err(Error::InvalidArgument(format!("the parts hold {} images, the batch {}", r.clean_maps.len(), imgs.len())));
+    }
+    let out = assemble(&inner.model, &batch_images(&imgs, 0), &spec, r, None, None)?;
+    attacked(out, &imgs, w, h, &inner.backend, seconds)
 }

@@ -150,8 +150,24 @@ export class Pool {
     return { width: rs[0].width, height: rs[0].height, images: rs.flatMap((r) => r.images), maps: rs.flatMap((r) => r.maps), seconds: (performance.now() - t0) / 1000 };
   }
 
-  /** @param {any} args @param {Api[]} ws @param {number} runs @param {(p: LiveProgress) => void} [onProgress] */
-  runsSplit(args, ws, runs, onProgress) { return runsSplit.call(this, args, ws, runs, onProgress); }
+  /**
+   * An ensemble attack (restarts, SEA's losses) with its runs shared among the workers
+   * (`Session.attackRuns`), each on the whole batch, merged by `Session.mergeRuns` into what one
+   * worker's `attack` returns. Live progress comes from the worker running the first runs.
+   * @param {any} args @param {Api[]} ws @param {number} runs @param {(p: LiveProgress) => void} [onProgress]
+   */
+  async runsSplit(args, ws, runs, onProgress) {
+    const t0 = performance.now();
+    const ps = parts(runs, ws.length);
+    const lists = await this.each(ws, ps, (w, [first, count], i) =>
+      w.call('attackRuns', { ...args, first, count }, i === 0 ? onProgress : undefined));
+    const r = await this.workers[0].call('mergeRuns', {
+      images: args.images, width: args.width, height: args.height, options: args.options,
+      runs: lists.flat(), seconds: (performance.now() - t0) / 1000,
+    });
+    this.lastSplit = { workers: ps.length, why: null };
+    return r;
+  }
 
   /** @param {any} args @param {Api[]} ws @param {(p: LiveProgress) => void} [onProgress] */
   async attackSplit(args, ws, onProgress) {
@@ -167,25 +183,6 @@ export class Pool {
     this.lastSplit = { workers: ps.length, why: null };
     return r;
   }
-}
-
-/**
- * An ensemble attack (restarts, SEA's losses) with its runs shared among the workers
- * (`Session.attackRuns`), each on the whole batch, merged by `Session.mergeRuns` into what one
- * worker's `attack` returns. Live progress comes from the worker running the first runs.
- * @this {Pool} @param {any} args @param {Api[]} ws @param {number} runs @param {(p: LiveProgress) => void} [onProgress]
- */
-async function runsSplit(args, ws, runs, onProgress) {
-  const t0 = performance.now();
-  const ps = parts(runs, ws.length);
-  const lists = await this.each(ws, ps, (w, [first, count], i) =>
-    w.call('attackRuns', { ...args, first, count }, i === 0 ? onProgress : undefined));
-  const r = await this.workers[0].call('mergeRuns', {
-    images: args.images, width: args.width, height: args.height, options: args.options,
-    runs: lists.flat(), seconds: (performance.now() - t0) / 1000,
-  });
-  this.lastSplit = { workers: ps.length, why: null };
-  return r;
 }
 
 /**

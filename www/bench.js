@@ -17,6 +17,8 @@ const params = {
   kind: q.get('kind') || 'apgd',
   forceWebgpu: q.get('forceWebgpu') === '1',
 };
+/** The attack timed: the family of `kind`, ε = 8/255, `steps` steps, from the clean image. */
+const attackOptions = () => ({ kind: params.kind, eps: '8/255', steps: params.steps });
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const stage = (/** @type {string} */ s) => { $('bench-stage').textContent = s; };
 
@@ -53,7 +55,7 @@ async function measure(pool, backend, workers, imgs) {
   /** @type {number[]} */
   const stamps = [];
   t = performance.now();
-  const options = { kind: params.kind, eps: '8/255', steps: params.steps };
+  const options = attackOptions();
   await pool.call('attack', { images: images(), width: w, height: h, options, targetMap: null }, (/** @type {any} */ p) => {
     if (p.stage === 'attack') stamps.push(performance.now());
   });
@@ -74,11 +76,17 @@ function show(row) {
   const f = (/** @type {number} */ v, d = 3) => (Number.isFinite(v) ? v.toFixed(d) : '–');
   const tr = document.createElement('tr');
   const cells = row.skipped
-    ? [row.backend, row.workers, row.batch, '', '', '', '', '', '', '', row.skipped]
-    : [row.backend, row.workers, row.batch, `${row.width}×${row.height}`, f(row.segment_first_s), f(row.segment_s), f(row.first_step_s),
+    ? [row.backend, row.workers, row.batch, '', '', '', '', '', '', '', '', row.skipped]
+    : [row.backend, row.workers, row.batch, `${row.width}×${row.height}`, f(row.segment_first_s), f(row.segment_s), f(row.attack_s, 2), f(row.first_step_s),
       f(row.step_s), f(row.steps_per_s), f(row.image_steps_per_s), row.ran_on_workers > 1 ? `${row.ran_on_workers} workers` : `one worker${row.one_worker_why ? ` (${row.one_worker_why})` : ''}`];
   tr.replaceChildren(...cells.map((c) => { const td = document.createElement('td'); td.textContent = String(c); return td; }));
   $('bench-table').querySelector('tbody')?.append(tr);
+}
+
+/** Whether the attack shares its runs among workers (restarts, SEA), so a small batch gains. @param {Pool} pool */
+async function byRuns(pool) {
+  const split = await pool.workers[0].call('attackSplit', { options: attackOptions() });
+  return split.by_runs == null && split.runs > 1;
 }
 
 /** The WebGPU adapter as the wasm API classifies it, asked in a worker. */
@@ -108,8 +116,8 @@ async function main() {
         await pool.othersReady;
         const load = (performance.now() - t) / 1000;
         for (const batch of params.batches) {
-          if (batch < workers && workers > 1) {
-            const row = { backend, workers, batch, skipped: `a batch of ${batch} uses at most ${batch} worker(s): see the ${batch}-worker row` };
+          if (batch < workers && workers > 1 && !(await byRuns(pool))) {
+            const row = { backend, workers, batch, skipped: `a batch of ${batch} uses at most ${batch} worker(s) for this attack: see the ${batch}-worker row` };
             result.rows.push(row); show(row); continue;
           }
           stage(`${backend}, ${workers} worker(s), batch ${batch}…`);

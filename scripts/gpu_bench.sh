@@ -9,7 +9,10 @@
 # Binaries: $ADVSEG_BENCH_BIN and $ADVSEG_PARITY_BIN when set (prebuilt copies carried to a
 # machine without a toolchain), else built here with the `ci` profile. Weights: $ADVSEG_WEIGHTS_DIR
 # or weights/. Fixtures: $ADVSEG_SHARED. EdgeNets' model code for PyTorch's ESPNetv2: $EDGENETS_SRC.
-# Writes OUT_DIR/{parity.log, wgpu_b1.json, wgpu_b8.json, cpu_b1.json, torch_cuda.json, bench.log}.
+# Writes OUT_DIR/{parity.log, wgpu_b1.json, wgpu_b8.json, cpu_b1.json, torch_cuda.json, bench.log},
+# and browser.json (scripts/web_bench_page.mjs: the page's CPU worker pool and WebGPU) where
+# Chromium, node and a built www/ exist (CHROMIUM_FLAGS: its GPU flags; the default, Vulkan's,
+# has not been tried on a GPU machine yet: browser.json's `adapter` says what the page got).
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
 out="${1:?usage: gpu_bench.sh OUT_DIR}"
@@ -47,5 +50,13 @@ if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1
         --json "$out/torch_cuda.json" 2>&1 | tee -a "$out/bench.log" || status=1
 else
     echo "== PyTorch CUDA: skipped (python3 has no torch with CUDA)"
+fi
+if command -v node >/dev/null && [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && [ -f www/pkg/advseg_bg.wasm ]; then
+    echo "== browser bench (www/bench.html: CPU workers 1/2/4, WebGPU; batch 1 and 4)"
+    CHROMIUM_FLAGS="${CHROMIUM_FLAGS:---enable-features=Vulkan --use-vulkan=native --use-angle=vulkan}" \
+        node scripts/web_bench_page.mjs --model "${GPU_BENCH_BROWSER_MODEL:-espnetv2-voc}" --backends cpu,webgpu \
+        --workers 1,2,4 --batches 1,4 --steps 5 --json "$out/browser.json" 2>&1 | tee -a "$out/bench.log" || status=1
+else
+    echo "== browser bench: skipped (needs node, Chromium and scripts/web_build.sh)"
 fi
 exit $status

@@ -25,6 +25,7 @@ if [ -d "$ADVSEG_SHARED/fixtures/images" ]; then
   E2E_BACKEND="${E2E_BACKEND:-cpu}" timeout "$limit" node tests/e2e/page.test.mjs
   E2E_BACKEND="${E2E_BACKEND:-cpu}" timeout "$limit" node tests/e2e/camera.test.mjs
   timeout "$limit" node tests/e2e/teach.test.mjs
+  timeout "$limit" node tests/e2e/pool.test.mjs
 else
   # the end-to-end test uploads shared fixture images
   echo "tests/e2e: skipped — the shared fixtures ($ADVSEG_SHARED/fixtures) are absent"

@@ -21,7 +21,15 @@ function showBackend(r) {
   note.hidden = r.webgpu && !software;
   note.textContent = software
     ? 'This WebGPU adapter is a software emulation: it is much slower than a real GPU (choose CPU in the backend menu if it is too slow).'
-    : r.webgpu ? '' : `Running on the CPU (single-threaded, slower): ${r.note}.`;
+    : r.webgpu ? '' : (r.workers ?? 1) > 1
+      ? `Running on the CPU in ${r.workers} workers (a batch's images are shared among them): ${r.note}.`
+      : `Running on the CPU (single-threaded, slower): ${r.note}.`;
+  // 'auto' timed both devices: say which it chose and why
+  if (r.calibration) {
+    note.hidden = false;
+    note.textContent = r.calibration.text + ((r.workers ?? 1) > 1 ? ` The CPU runs in ${r.workers} workers.` : '');
+  }
+  document.body.dataset.calibration = r.calibration ? JSON.stringify(r.calibration) : '';
 }
 
 /** The legend and every class menu for the model's classes (a kept choice stays). @param {import('./state.js').ModelInfo} info */

@@ -99,7 +99,10 @@ async function attackRun(req) {
   state.result = r; state.resultKind = 'attack';
   const { steps_run: steps, seconds } = r.report;
   const rate = steps / seconds;
-  setStage(`${steps} steps in ${seconds.toFixed(1)} s (${rate.toFixed(2)} steps/s on ${state.backend})`);
+  const split = api.lastSplit;
+  const how = !split || (split.workers === 1 && !split.why) ? '' : split.workers > 1 ? `, ${split.workers} workers` : `, one worker: ${split.why}`;
+  setStage(`${steps} steps in ${seconds.toFixed(1)} s (${rate.toFixed(2)} steps/s on ${state.backend}${how})`);
+  document.body.dataset.attackWorkers = String(split ? split.workers : 1);
   document.body.dataset.stepsPerSecond = rate.toFixed(3);
 }
 

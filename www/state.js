@@ -1,5 +1,5 @@
 // The page state, its one worker client, and the shapes of what the wasm API returns.
-import { Api } from './api.js';
+import { Pool } from './pool.js';
 
 /**
  * An image of the batch: the encoded bytes as given, their size, an object URL for the thumbnail.
@@ -20,7 +20,8 @@ import { Api } from './api.js';
  */
 /**
  * A loaded session as the worker describes it.
- * @typedef {{backend: string, webgpu: boolean, note: string, info: ModelInfo, seconds: number}} Loaded
+ * @typedef {{backend: string, webgpu: boolean, note: string, info: ModelInfo, seconds: number, workers?: number,
+ *            calibration?: import('./calibrate.js').Calibration | null}} Loaded
  */
 /**
  * `Session.segment`: the resized images (RGB) and their class maps.
@@ -112,8 +113,8 @@ export const state = {
   t0: performance.now(),
 };
 
-/** The worker that owns the wasm instance. */
-export const api = new Api();
+/** The workers that own the wasm instances (one, or a pool on the CPU: pool.js). */
+export const api = new Pool();
 
 /** An element of the page by id. @param {string} id @returns {any} */
 export const $ = (id) => document.getElementById(id);

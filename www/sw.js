@@ -2,7 +2,7 @@
 // wasm bundle cache-first once fetched; only same-origin requests are handled.
 const CACHE = 'advseg-v1';
 const SHELL = ['./', 'index.html', 'style.css', 'main.js', 'state.js', 'status.js', 'model.js', 'inputs.js', 'controls.js',
-  'run.js', 'render.js', 'paint.js', 'metrics.js', 'view.js', 'api.js', 'worker.js', 'grid.js', 'sweep.js', 'lessons.js',
+  'run.js', 'render.js', 'paint.js', 'metrics.js', 'view.js', 'api.js', 'pool.js', 'calibrate.js', 'worker.js', 'grid.js', 'sweep.js', 'lessons.js',
   'camera.js', 'universal.js', 'pkg/advseg.js', 'pkg/advseg_bg.wasm',
   'samples/index.json'];
 

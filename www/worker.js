@@ -2,11 +2,13 @@
 //
 // Messages in:  {op: 'init', cancelFlag?: SharedArrayBuffer} first; then {id, op, args} with op
 //               'models', 'scalers', 'resizeMap' (no model needed), 'load', 'inputSize',
-//               'scalingInputSize', 'segment', 'attack' or 'scaling'; the camera view's 'universal',
+//               'scalingInputSize', 'segment', 'attack' or 'scaling'; the pool's 'attackSplit',
+//               'attackPart', 'mergeAttack', 'attackRuns' and 'mergeRuns' (pool.js); the calibration's 'probeAdapter' and
+//               'forwardSeconds' (calibrate.js); the camera view's 'universal',
 //               'readDeltaPng', 'setDelta' and 'segmentFrame'; {op: 'cancel'} at any time.
 // Messages out: {id, status: 'progress', progress} while running, then
 //               {id, status: 'done', result} or {id, status: 'error', error: string}.
-import init, { Session, listAttacks, listModels, listScalers, readDeltaPng, resizeMap } from './pkg/advseg.js';
+import init, { Session, attackSplit, listAttacks, probeAdapter, listModels, listScalers, readDeltaPng, resizeMap } from './pkg/advseg.js';
 
 /** @type {Session | null} */
 let session = null;
@@ -59,6 +61,8 @@ async function handle(id, op, args) {
   if (op === 'attacks') return listAttacks();
   if (op === 'resizeMap') return resizeMap(args.classes, args.width, args.height, args.newWidth, args.newHeight);
   if (op === 'readDeltaPng') return readDeltaPng(args.bytes);
+  if (op === 'attackSplit') return attackSplit(args.options);
+  if (op === 'probeAdapter') return await probeAdapter();
   if (op === 'setDelta') { universalDelta = args; return true; }
   if (op === 'load') {
     const key = `${args.model}/${args.backend || 'auto'}`;
@@ -85,8 +89,18 @@ async function handle(id, op, args) {
     case 'scalingInputSize': return session.scalingInputSize();
     case 'segment': return await session.segment(args.images, args.width, args.height, progress);
     case 'warmUp': return await session.warmUp(args.batch, args.width, args.height);
+    case 'forwardSeconds': return await session.forwardSeconds(args.width, args.height);
     case 'attack':
       return await session.attack(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, progress);
+    // the pool (pool.js): one part of a batch split over workers, and the parts merged
+    case 'attackPart':
+      return await session.attackPart(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, args.first, args.count, progress);
+    case 'mergeAttack':
+      return await session.mergeAttack(args.images, args.width, args.height, args.options, args.parts, args.seconds);
+    case 'attackRuns':
+      return await session.attackRuns(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, args.first, args.count, progress);
+    case 'mergeRuns':
+      return await session.mergeRuns(args.images, args.width, args.height, args.options, args.runs, args.seconds);
     case 'universal':
       return await session.universal(args.images, args.heldOut ?? undefined, args.width, args.height, args.options, progress);
     case 'segmentFrame': {

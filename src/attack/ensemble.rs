@@ -98,6 +98,18 @@ pub struct Member {
     pub loss: Option<LossKind>,
 }
 
+impl Member {
+    /// Record the member's loss (if any) as every image's `winning_loss` in its run `run`.
+    pub fn record(&self, run: &mut AttackResult) {
+        if let Some(loss) = self.loss {
+            let quantized = run.quantized.iter_mut().flat_map(|q| q.per_image.iter_mut());
+            for s in run.adversarial.per_image.iter_mut().chain(quantized) {
+                s.winning_loss = Some(loss);
+            }
+        }
+    }
+}
+
 /// Run the `members` of family `kind` one after the other on the batch `x`, the observer
 /// seeing one counter over all of them, and [`merge`] them. A stop ends the ensemble after the
 /// current run (keeping what it has), a cancel aborts it, and it ends early once every image's
@@ -119,12 +131,7 @@ pub async fn run_members<M: SegModel + ?Sized>(
             let mut forward = relay(&mut observer, offset, members.len(), &mut stopped);
             run_kind(kind, model, x.clone(), goal, &member.cfg, Some(&mut forward)).await?
         };
-        if let Some(loss) = member.loss {
-            let quantized = run.quantized.iter_mut().flat_map(|q| q.per_image.iter_mut());
-            for s in run.adversarial.per_image.iter_mut().chain(quantized) {
-                s.winning_loss = Some(loss);
-            }
-        }
+        member.record(&mut run);
         runs.push(run);
         if (stopped || reaches(&runs, early_stop)) && m + 1 < members.len() {
             return merge(runs, model.num_classes(), true);

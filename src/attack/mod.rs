@@ -51,6 +51,8 @@ pub mod report_detail;
 pub mod run;
 pub mod sea;
 pub mod spec;
+pub mod split;
+pub mod split_members;
 pub mod spec_goal;
 pub mod universal;
 pub mod universal_report;
@@ -67,7 +69,7 @@ pub use outcome::{AttackResult, Control, ImageStats, Outcome, Progress, StepReco
 pub use pgd::{PgdConfig, pgd};
 pub use report::{AttackReport, ImageReport, Scores};
 pub use report_detail::{DetailScores, ReportDetail};
-pub use run::{AttackImages, AttackOutput, BatchImage, GoalMaps, run_attack};
+pub use run::{AttackImages, AttackOutput, BatchImage, GoalMaps, assemble, run_attack};
 pub use radius::Radius;
 pub use restarts::run_with_restarts;
 pub use sea::sea;

@@ -76,6 +76,17 @@ impl Norm {
         Tensor::from_data(TensorData::new(data, dims), device)
     }
 
+    /// How many draws [`Self::random_start`] takes from its generator per image of
+    /// `values` (`3·H·W`) values: one per value for L∞; two per value (Box–Muller) and one for
+    /// the radius for L2. A part of a batch starting at image `k` reproduces the batch's
+    /// start by skipping `k` times this many draws ([`SplitMix64::seed_after`]).
+    pub fn draws_per_image(self, values: usize) -> u64 {
+        match self {
+            Norm::Linf => values as u64,
+            Norm::L2 => 2 * values as u64 + 1,
+        }
+    }
+
     /// The ascent step `[N, 3, H, W]` of size `alpha` for the gradient `grad` of the objective.
     pub fn step(self, grad: Tensor<4>, alpha: f64) -> Tensor<4> {
         match self {
@@ -191,6 +202,20 @@ mod tests {
         let s = host(Norm::L2.step(g, 0.5));
         assert!((s[0] - 0.3).abs() < 1e-6 && (s[1] + 0.4).abs() < 1e-6, "{s:?}");
         assert!(s[4..].iter().all(|v| v.is_finite() && *v == 0.0), "a zero gradient gives a zero step");
+    }
+
+    #[test]
+    fn a_part_of_the_batch_draws_its_slice_of_the_batch_start() {
+        let d = backend::cpu();
+        let (seed, per) = (11u64, 3 * 4 * 5);
+        for norm in [Norm::Linf, Norm::L2] {
+            let whole = host(norm.random_start([4, 3, 4, 5], 0.05, &mut SplitMix64::new(seed), &d));
+            for (first, count) in [(0usize, 1usize), (1, 2), (3, 1), (2, 2)] {
+                let s = SplitMix64::seed_after(seed, first as u64 * norm.draws_per_image(per));
+                let part = host(norm.random_start([count, 3, 4, 5], 0.05, &mut SplitMix64::new(s), &d));
+                assert_eq!(part, whole[first * per..(first + count) * per], "{norm}: images {first}..{}", first + count);
+            }
+        }
     }
 
     #[test]

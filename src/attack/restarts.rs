@@ -42,7 +42,12 @@ pub async fn run_with_restarts<M: SegModel + ?Sized>(
     if cfg.restarts == 1 {
         return run_kind(kind, model, x, goal, cfg, observer).await;
     }
-    let members: Vec<Member> = (0..cfg.restarts)
+    run_members(kind, model, x, goal, &members(cfg), cfg.early_stop, observer).await
+}
+
+/// The runs of `cfg.restarts` restarts (see the module documentation).
+pub fn members(cfg: &PgdConfig) -> Vec<Member> {
+    (0..cfg.restarts)
         .map(|r| Member {
             cfg: match r {
                 0 => cfg.clone().with_restarts(1),
@@ -50,8 +55,7 @@ pub async fn run_with_restarts<M: SegModel + ?Sized>(
             },
             loss: None,
         })
-        .collect();
-    run_members(kind, model, x, goal, &members, cfg.early_stop, observer).await
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 
 use image::RgbImage;
 
-use super::goal::Mask;
+use super::goal::{Goal, Mask};
 use super::restarts::run_with_restarts;
 use super::pgd::Observer;
+use super::outcome::AttackResult;
 use super::report::{ATTACK_SCHEMA, AttackReport, DefenseInfo, Named, References, scores};
 use super::spec::{AttackSpec, GoalKind};
 use super::spec_goal::GoalInputs;
@@ -99,6 +100,16 @@ fn target_names(spec: &AttackSpec, model: &Segmenter, names: &[String]) -> Resul
     Ok((image, class, class.map(|c| model.spec.classes()[usize::from(c)].to_string())))
 }
 
+/// The goal of `spec` for the batch `images` (all of the model's input size), with the
+/// caller's maps.
+pub fn batch_goal(model: &Segmenter, images: &[BatchImage], spec: &AttackSpec, maps: GoalMaps) -> Result<Goal> {
+    let first = images.first().ok_or_else(|| Error::InvalidArgument("no images given (an empty batch)".into()))?;
+    let (w, h) = (first.image.width() as usize, first.image.height() as usize);
+    let names: Vec<String> = images.iter().map(|b| b.name.clone()).collect();
+    let ground_truth: Vec<Option<ClassMap>> = images.iter().map(|b| b.ground_truth.clone()).collect();
+    spec.goal(&GoalInputs { target_map: maps.target_map, mask: maps.mask, ..GoalInputs::batch(model.spec, (w, h), &names, &ground_truth) })
+}
+
 /// Attack `images` (all of one size) with `model` (on an autodiff device) as `spec` says.
 /// `observer` sees every iterate and may stop or cancel.
 ///
@@ -117,14 +128,7 @@ pub async fn run_attack(
     model.spec.check_size(w, h)?;
     let eps = spec.radius()?.value;
     let cfg = spec.pgd_config(eps, spec.seed)?.with_quantize(true);
-    let names: Vec<String> = images.iter().map(|b| b.name.clone()).collect();
-    let inputs: Vec<Option<String>> = images.iter().map(|b| b.input.clone()).collect();
-    let ground_truth: Vec<Option<ClassMap>> = images.iter().map(|b| b.ground_truth.clone()).collect();
-    let goal = spec.goal(&GoalInputs {
-        target_map: maps.target_map,
-        mask: maps.mask,
-        ..GoalInputs::batch(model.spec, (w, h), &names, &ground_truth)
-    })?;
+    let goal = batch_goal(model, images, spec, maps)?;
     let defense = defended_model(model, spec)?;
     let clean01: Vec<RgbImage01> = images.iter().map(|b| to_tensor01(&b.image)).collect();
     let device = model.device();
@@ -136,6 +140,27 @@ pub async fn run_attack(
     };
     let q = r.quantized.as_ref().ok_or_else(|| Error::Backend("the attack returned no 8-bit images".into()))?;
     let defended = defended_maps(defense.as_ref().map(|(d, _)| d), &clean01, &q.images, &device).await?;
+    assemble(model, images, spec, r, defense.map(|(_, info)| info), defended)
+}
+
+/// The report and the images of a finished attack `r` on `images` (as [`run_attack`] returns
+/// them): also how the parts of a batch split over several workers become one result
+/// ([`super::split`]), so both go through the same scoring.
+pub fn assemble(
+    model: &Segmenter,
+    images: &[BatchImage],
+    spec: &AttackSpec,
+    r: AttackResult,
+    defense: Option<DefenseInfo>,
+    defended: Option<(Vec<ClassMap>, Vec<ClassMap>)>,
+) -> Result<AttackOutput> {
+    let first = images.first().ok_or_else(|| Error::InvalidArgument("no images given (an empty batch)".into()))?;
+    let (w, h) = (first.image.width() as usize, first.image.height() as usize);
+    let eps = spec.radius()?.value;
+    let names: Vec<String> = images.iter().map(|b| b.name.clone()).collect();
+    let inputs: Vec<Option<String>> = images.iter().map(|b| b.input.clone()).collect();
+    let ground_truth: Vec<Option<ClassMap>> = images.iter().map(|b| b.ground_truth.clone()).collect();
+    let q = r.quantized.as_ref().ok_or_else(|| Error::Backend("the attack returned no 8-bit images".into()))?;
     let refs = References {
         clean: &r.clean_maps,
         targets: r.targeted.then_some(r.reference_maps.as_slice()),
@@ -166,7 +191,7 @@ pub async fn run_attack(
         n_images_with_ground_truth: ground_truth.iter().filter(|g| g.is_some()).count(),
         images: per_image,
         overall,
-        defense: defense.map(|(_, info)| info),
+        defense,
         history: r.history.clone(),
         backend: String::new(),
         seconds: 0.0,

@@ -44,11 +44,16 @@ pub async fn sea<M: SegModel + ?Sized>(
     observer: Option<Observer<'_>>,
 ) -> Result<AttackResult> {
     cfg.validate()?;
-    let runs: Vec<Member> = members(cfg)
+    run_members(AttackKind::Apgd, model, x, goal, &runs(cfg), cfg.early_stop, observer).await
+}
+
+/// The runs of the ensemble of `cfg`: APGD once per loss, each keeping its most successful
+/// iterate and recording its loss as the winner.
+pub fn runs(cfg: &PgdConfig) -> Vec<Member> {
+    members(cfg)
         .into_iter()
         .map(|loss| Member { cfg: cfg.clone().with_loss(loss).with_keep_best(true).with_losses(None), loss: Some(loss) })
-        .collect();
-    run_members(AttackKind::Apgd, model, x, goal, &runs, cfg.early_stop, observer).await
+        .collect()
 }
 
 #[cfg(test)]

@@ -15,8 +15,10 @@
 //! possible on wasm.
 
 mod attack;
+mod calibrate;
 mod catalog;
 mod convert;
+mod pool;
 mod progress;
 mod scaling;
 mod segment;
@@ -24,7 +26,9 @@ mod session;
 mod universal;
 mod warm_up;
 
+pub use calibrate::probe_adapter_js;
 pub use catalog::{list_attacks, list_scalers, resize_map};
+pub use pool::attack_split;
 pub use session::Session;
 pub use universal::read_delta_png;
 

@@ -54,7 +54,7 @@ pub struct Session {
 }
 
 /// What `navigator.gpu` offers in this global scope (window or worker).
-enum Adapter {
+pub(crate) enum Adapter {
     /// No WebGPU, or no adapter: why.
     Missing(String),
     /// Only a software emulation (SwiftShader, llvmpipe, …): its description.
@@ -76,7 +76,7 @@ fn js_get(v: &JsValue, key: &str) -> Option<JsValue> {
 /// Ask `navigator.gpu` for its default adapter and classify it: `isFallbackAdapter` (on the
 /// adapter, or on `adapter.info` in newer browsers) or a software rasteriser's name in
 /// `adapter.info` make it [`Adapter::Software`].
-async fn probe_adapter() -> Adapter {
+pub(crate) async fn probe_adapter() -> Adapter {
     let Some(gpu) = js_get(&js_sys::global(), "navigator").and_then(|n| js_get(&n, "gpu")) else {
         return Adapter::Missing("this browser has no WebGPU (navigator.gpu is missing)".into());
     };

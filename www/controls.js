@@ -19,6 +19,9 @@ export function painting() {
   return (state.mode === 'targeted' && targetKind() === 'map') || (state.mode === 'scaling' && $('scaling-target').value === 'map');
 }
 
+/** Steps between the progress read-backs of an attack on a hardware WebGPU adapter. */
+const WEBGPU_PROGRESS_EVERY = 4;
+
 /**
  * The run the form describes: the only place that knows the shape of the options objects of
  * `Session.attack` and `Session.scalingAttack`.
@@ -35,6 +38,8 @@ export function runRequest() {
     loss: !kind || kind.uses_loss ? $('loss').value : undefined, norm: $('norm').value,
     random_start: $('random-start').checked, restarts: Math.max(1, Math.round(num('restarts'))),
     radius_schedule: kind && !kind.uses_step_size && $('radius-schedule').checked ? true : undefined,
+    // on a GPU every read-back stalls the device: progress every few steps (CPU: every step)
+    progress_every: state.webgpu ? WEBGPU_PROGRESS_EVERY : undefined,
   });
   if (state.mode === 'scaling') {
     const target = $('scaling-target').value;

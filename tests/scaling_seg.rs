@@ -170,7 +170,10 @@ fn target_map_mode_crafts_and_hides_the_target() {
     let (data, w, h) = imaging::load_label_png(&common::fixtures().join("images/voc/294_label.png")).unwrap();
     let wanted = ClassMap { width: w, height: h, data };
     let cfg = ScalingExperimentConfig { scaler: ScalerKind::OpencvLinear, adaptive_median: false, ..Default::default() };
-    let pgd = PgdConfig::new().with_eps(16.0 / 255.0).with_steps(30);
+    // step ε/8: at PGD's default ε/4 the iterates oscillate (agreement with the wanted map 0.98
+    // at step 27, 0.51 at step 29), so the last one was a coin toss that float rounding decided
+    // (0.68–0.89 across equivalent gradient implementations); at ε/8 it ends at 0.94–0.97
+    let pgd = PgdConfig::new().with_eps(16.0 / 255.0).with_steps(30).with_step_size(Some(2.0 / 255.0));
     let mut seen = 0;
     let mut observer = |_: &advseg::attack::Progress| {
         seen += 1;

@@ -421,23 +421,7 @@ mod tests {
 
     #[test]
     fn reading_every_few_steps_changes_nothing_but_the_history() {
-        let d = backend::cpu();
-        let (_, x) = batch(5, 3, 4, 5, &d);
-        for goal in goals() {
-            for norm in [Norm::Linf, Norm::L2] {
-                let cfg = PgdConfig::new().with_eps(0.1).with_steps(7).with_norm(norm).with_random_start(true).with_seed(3);
-                let every = run(&goal, &cfg, x.clone()).unwrap();
-                let sparse = run(&goal, &cfg.clone().with_progress_every(3), x.clone()).unwrap();
-                let pixels = |r: &AttackResult| r.adversarial.images.iter().flat_map(|i| i.data.clone()).collect::<Vec<f32>>();
-                assert_eq!(pixels(&every), pixels(&sparse), "{goal:?} {norm:?}");
-                assert_eq!(every.adversarial.maps, sparse.adversarial.maps, "{goal:?} {norm:?}");
-                assert_eq!(every.adversarial.per_image, sparse.adversarial.per_image, "{goal:?} {norm:?}");
-                // the iterates read are t = 0, 3, 6 and the last, and they read the same
-                let kept: Vec<_> = every.history.iter().filter(|r| [0, 3, 6, 7].contains(&r.step)).cloned().collect();
-                assert_eq!(sparse.history, kept, "{goal:?} {norm:?}");
-            }
-        }
-        assert!(PgdConfig::new().with_progress_every(0).validate().is_err());
+        crate::attack::pgd::tests::check_sparse_reads(run);
     }
     #[test]
     fn checkpoints_follow_the_papers_schedule() {

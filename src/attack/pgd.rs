@@ -355,6 +355,19 @@ fn outcome(adv: Vec<f32>, maps: Vec<ClassMap>, refs: &Refs<'_>) -> crate::error:
         });
         images.push(RgbImage01::new(w, h, a.to_vec())?);
     }
+    pooled_outcome(images, maps, per_image, clean, reference, num_classes)
+}
+
+/// The [`Outcome`] of per-image results: the maps scored against the clean and reference maps,
+/// the largest L∞ and L2, the PSNR of the pooled MSE.
+pub(super) fn pooled_outcome(
+    images: Vec<RgbImage01>,
+    maps: Vec<ClassMap>,
+    per_image: Vec<ImageStats>,
+    clean: &[ClassMap],
+    reference: &[ClassMap],
+    num_classes: usize,
+) -> crate::error::Result<Outcome> {
     Ok(Outcome {
         vs_clean: compare_maps(&maps, clean, num_classes)?,
         vs_reference: compare_maps(&maps, reference, num_classes)?,

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::goal::Goal;
 use super::outcome::{AttackResult, Outcome, StepRecord};
-use super::pgd::Observer;
+use super::pgd::{Observer, pooled_outcome};
 use super::restarts::run_with_restarts;
 use super::run::{BatchImage, GoalMaps, batch_goal};
 use super::spec::{AttackKind, AttackSpec, GoalKind, MapOrigin};
@@ -208,16 +208,7 @@ fn merge_outcomes(parts: Vec<Outcome>, clean: &[ClassMap], reference: &[ClassMap
         maps.extend(o.maps);
         per_image.extend(o.per_image);
     }
-    Ok(Outcome {
-        vs_clean: compare_maps(&maps, clean, num_classes)?,
-        vs_reference: compare_maps(&maps, reference, num_classes)?,
-        linf: per_image.iter().map(|s| s.linf).fold(0.0, f64::max),
-        l2: per_image.iter().map(|s| s.l2).fold(0.0, f64::max),
-        psnr: metrics::distance::pooled_psnr(&per_image.iter().map(|s| s.psnr).collect::<Vec<_>>()),
-        images,
-        maps,
-        per_image,
-    })
+    pooled_outcome(images, maps, per_image, clean, reference, num_classes)
 }
 
 #[cfg(test)]

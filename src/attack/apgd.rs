@@ -39,8 +39,8 @@
 //! start, which the random start draws from the ε-ball).
 //!
 //! Of [`PgdConfig`], APGD uses `eps`, `steps`, `norm`, `loss`, `random_start`, `seed`,
-//! `early_stop`, `keep_best`, `radius_schedule`, `quantize` and `progress_every`; the step size adapts by itself
-//! (`step_size` is ignored). The cost is the same as PGD's: `T + 1` forward and `T` backward
+//! `early_stop`, `keep_best`, `radius_schedule`, `quantize` and `progress_every`; the step size
+//! adapts by itself (`step_size` is ignored). The cost is the same as PGD's: `T + 1` forward and `T` backward
 //! passes.
 
 use burn::tensor::{Tensor, TensorData};

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the browser demo into www/ (git-ignored outputs only): www/pkg/ (the wasm bundle),
+# Build the browser demo into www/ (git-ignored outputs only): www/pkg/ (the wasm bundle and
+# catalog.json, its menus and file sizes: scripts/web_catalog.mjs),
 # www/weights/ (links to weights/), www/samples/ (samples/ + shared fixtures, index.json).
 #
 # Usage: scripts/web_build.sh [--release]
@@ -39,6 +40,9 @@ shared="$ADVSEG_SHARED/fixtures/images"
 mkdir -p www/samples
 [ -d "$shared" ] || echo "web_build: no shared fixtures at $shared (set ADVSEG_SHARED); the gallery has the committed samples only" >&2
 python3 scripts/web_samples.py samples "$shared" www/samples
+
+# the wasm API's menus and the big files' sizes, for the page to read before the module arrives
+node scripts/web_catalog.mjs "$out"
 
 raw=$(stat -c %s "$out/advseg_bg.wasm")
 gz=$(gzip -9 -c "$out/advseg_bg.wasm" | wc -c)

@@ -11,6 +11,17 @@
 const CANCEL_GRACE_MS_SHARED = 60000;
 const CANCEL_GRACE_MS_PLAIN = 3000;
 
+/**
+ * Where every worker's download progress goes (the wasm module, a model's weights): the page's
+ * loading bar (loading.js) sets it.
+ * @type {{listener: ((b: {file: string, loaded: number, total: number}) => void) | null}}
+ */
+export const downloads = { listener: null };
+
+/** The wasm module compiled by the first worker: every later worker starts from it (no second
+ *  download or compile). @type {WebAssembly.Module | null} */
+let sharedModule = null;
+
 export class Api {
   constructor() {
     /** @type {Map<number, {resolve: Function, reject: Function, onProgress?: (p: Progress) => void}>} */
@@ -30,7 +41,7 @@ export class Api {
     // With cross-origin isolation (scripts/web_serve.py sends COOP/COEP) a shared flag cancels a
     // CPU run mid-loop; elsewhere cancel() reaches the worker between awaits, or restarts it.
     this.cancelFlag = globalThis.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
-    this.worker.postMessage({ op: 'init', cancelFlag: this.cancelFlag ? this.cancelFlag.buffer : null });
+    this.worker.postMessage({ op: 'init', cancelFlag: this.cancelFlag ? this.cancelFlag.buffer : null, module: sharedModule });
     this.worker.onmessage = (ev) => this.receive(ev.data);
     this.worker.onerror = (ev) => this.fatal(`the worker failed: ${ev.message || 'unknown error'}`);
   }
@@ -38,6 +49,8 @@ export class Api {
   /** @param {{id: number, status: string, progress?: Progress, result?: any, error?: string}} msg */
   receive(msg) {
     if (msg.id === -1) { this.fatal(msg.error || 'the worker failed'); return; }
+    if (msg.id === -2) { if (downloads.listener && msg.progress) downloads.listener(/** @type {any} */ (msg.progress)); return; }
+    if (msg.id === -3) { sharedModule = /** @type {any} */ (msg).module; return; }
     const p = this.pending.get(msg.id);
     if (!p) return;
     if (msg.status === 'progress') { if (p.onProgress && msg.progress) p.onProgress(msg.progress); return; }

@@ -1,10 +1,11 @@
 // The live camera view: getUserMedia frames, drawn at the working size, segmented one after
-// another in the worker (Session.segmentFrame: the clean frame and, with a universal δ, the frame
-// plus δ in one forward pass), shown side by side with the background blurred by the predicted
-// person mask, frames per second measured. Frames stay in this page: nothing is sent anywhere.
-import { state, api, $ } from './state.js';
+// another in the camera view's own worker and model (universal.js: the page's model stays;
+// Session.segmentFrame: the clean frame and, with a universal δ, the frame plus δ in one forward
+// pass), shown side by side with the background blurred by the predicted person mask, frames per
+// second measured. Frames stay in this page: nothing is sent anywhere.
+import { state, $ } from './state.js';
 import { guarded, showError } from './status.js';
-import { current, loadModelNamed, updateUniversal, wireUniversal } from './universal.js';
+import { cameraApi, cameraInfo, current, updateUniversal, wireUniversal } from './universal.js';
 
 /** The model this view offers first. */
 const CAMERA_MODEL = 'selfie';
@@ -28,15 +29,17 @@ let frames = 0;
 /** The camera-view model menu: the zoo with the selfie segmenter first. */
 export function fillCameraModels() {
   const models = [...state.models].sort((a, b) => Number(b.name === CAMERA_MODEL) - Number(a.name === CAMERA_MODEL));
+  const keep = $('cam-model').value;
   $('cam-model').replaceChildren(...models.map((m) => new Option(m.title, m.name)));
-  $('cam-model').value = models.some((m) => m.name === CAMERA_MODEL) ? CAMERA_MODEL : models[0]?.name;
+  $('cam-model').value = models.some((m) => m.name === keep) ? keep : models.some((m) => m.name === CAMERA_MODEL) ? CAMERA_MODEL : models[0]?.name;
 }
 
 /** The working size of the frames: the δ's, else the model's for the video's shape. @param {HTMLVideoElement} video */
 async function frameSize(video) {
   if (current) return [current.width, current.height];
-  const key = `${state.info?.name}/${video.videoWidth}x${video.videoHeight}`;
+  const key = `${cameraInfo()?.name}/${video.videoWidth}x${video.videoHeight}`;
   if (sizeFor.key !== key) {
+    const api = await cameraApi();
     /** @type {number[]} */
     const s = await api.call('inputSize', { width: video.videoWidth || 640, height: video.videoHeight || 480, maxSide: 0 });
     sizeFor = { key, size: s };
@@ -48,7 +51,8 @@ let sizeFor = { key: '', size: [0, 0] };
 
 /** The class index shown sharp: `person` where the model has it, else everything but class 0. */
 function foregroundTest() {
-  const i = state.info ? state.info.classes.indexOf('person') : -1;
+  const info = cameraInfo();
+  const i = info ? info.classes.indexOf('person') : -1;
   return i >= 0 ? (/** @type {number} */ c) => c === i : (/** @type {number} */ c) => c !== 0;
 }
 
@@ -108,6 +112,7 @@ async function step(video, grab) {
   const frame = g.getImageData(0, 0, w, h).data;
   const attack = $('cam-attack').checked && current !== null;
   const rgba = new Uint8Array(frame);
+  const api = await cameraApi();
   const r = await api.call('segmentFrame', { rgba, width: w, height: h, attack });
   const blur = $('cam-blur').checked;
   drawEffect($('cam-clean'), frame, 4, r.clean, w, h, blur);
@@ -158,7 +163,7 @@ async function loop(video) {
 /** Open the camera and start the loop on the camera view's model. */
 async function start() {
   if (running) return;
-  await loadModelNamed($('cam-model').value);
+  await cameraApi();
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) throw new Error('this browser offers no camera access (navigator.mediaDevices)');
   stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
   const video = /** @type {HTMLVideoElement} */ ($('cam-video'));
@@ -201,4 +206,6 @@ export function wireCamera() {
   document.addEventListener('universal-changed', () => { times = []; costs = []; });
   // the batch changes which δ can be crafted
   new MutationObserver(updateUniversal).observe($('batch'), { childList: true });
+  // a new camera model while the camera runs: frames wait for its load
+  $('cam-model').addEventListener('change', () => { sizeFor = { key: '', size: [0, 0] }; });
 }

@@ -29,6 +29,7 @@ const WEBGPU_PROGRESS_EVERY = 4;
  */
 export function runRequest() {
   const num = (/** @type {string} */ id) => Number($(id).value);
+  checkForm();
   const stepSize = num('step-size');
   // an attack spec (docs/report-schema.md): radii as fractions of the page's /255 units
   const kind = selectedKind();
@@ -64,6 +65,38 @@ export function runRequest() {
   // SEA runs one APGD per loss: the live chart spans all of them
   const total = pgd.steps * (kind && kind.name === 'sea' ? state.attacks.sea_losses.length : 1) * pgd.restarts;
   return { op: 'attack', options, goal, steps: total };
+}
+
+/**
+ * A form field's number, checked in the units the form shows (the core's own checks speak in
+ * its units, e.g. ε in [0, 1]; the page's user typed /255).
+ * @param {string} id @param {string} what @param {number} lo @param {number} hi @param {string} unit
+ * @param {{integer?: boolean, above?: boolean}} [opts] `above`: the lower bound itself is refused
+ */
+function checked(id, what, lo, hi, unit, opts = {}) {
+  const raw = $(id).value.trim();
+  const v = Number(raw);
+  const low = opts.above ? v > lo : v >= lo;
+  if (raw === '' || !Number.isFinite(v) || !low || v > hi || (opts.integer && !Number.isInteger(v))) {
+    const range = `${opts.above ? 'above' : 'from'} ${lo} ${opts.above ? 'up ' : ''}to ${hi}${unit}`;
+    throw new Error(`${what}: '${raw}' is not ${opts.integer ? 'a whole number' : 'a number'} ${range}`);
+  }
+  return v;
+}
+
+/** Check the fields the current mode uses, in the form's units; throws a message naming the field. */
+function checkForm() {
+  const scalingImage = state.mode === 'scaling' && $('scaling-target').value === 'image';
+  if (state.mode === 'scaling') {
+    checked('scaling-eps', 'scaling ε', 0, 255, ' (/255: grey levels of the downscaled image)');
+    checked('ratio', 'ratio', 2, 16, ' (the attack image is this many times the network\'s input)', { integer: true });
+  }
+  if (scalingImage) return;
+  const l2 = $('norm').value === 'l2';
+  checked('eps', 'ε', 0, 255, l2 ? ' (/255, the L2 norm over all colour values)' : ' (/255: the largest change of a colour value, out of 255)', { above: true });
+  checked('steps', 'steps', 1, 100000, '', { integer: true });
+  checked('step-size', 'step size', 0, 255, ' (/255)');
+  checked('restarts', 'restarts', 1, 1000, '', { integer: true });
 }
 
 /**
@@ -120,11 +153,13 @@ export function wireControls(onChange) {
       for (const t of tabs) { t.classList.toggle('active', t === tab); t.setAttribute('aria-selected', String(t === tab)); }
       $('targeted-opts').hidden = state.mode !== 'targeted';
       $('scaling-opts').hidden = state.mode !== 'scaling';
+      $('mode-hint').textContent = MODE_HINTS[state.mode];
       updatePgdVisibility();
+      applyDefaults();
       onChange();
     });
   }
-  for (const r of document.querySelectorAll('input[name=tkind]')) r.addEventListener('change', onChange);
+  for (const r of document.querySelectorAll('input[name=tkind]')) r.addEventListener('change', () => { applyDefaults(); onChange(); });
   $('kind').addEventListener('change', updateKindOptions);
   $('scaling-target').addEventListener('change', () => { updatePgdVisibility(); onChange(); });
   $('norm').addEventListener('change', () => {
@@ -132,12 +167,77 @@ export function wireControls(onChange) {
     const l2 = $('norm').value === 'l2';
     $('eps').value = l2 ? '255' : '8';
     $('step-size').value = l2 ? '64' : '2';
+    $('eps-unit').textContent = l2 ? '/255 (L2)' : '/255';
   });
+  // a field the user set keeps its value when the goal's defaults change
+  for (const id of DEFAULTED) $(id).addEventListener('input', () => touched.add(id));
+}
+
+/** The tab's one-line description. */
+const MODE_HINTS = {
+  untargeted: 'Push every pixel away from the class the network gives it.',
+  targeted: 'Pull the network\'s map towards a target: another image\'s map, one class everywhere, or a map you paint.',
+  scaling: 'Hide a second picture in image 1 that appears only when the image is shrunk to the network\'s input size (Quiring et al., 2020).',
+};
+
+/**
+ * Settings per goal that work on the sample batch in a few seconds on a CPU (measured: see
+ * docs/page.md); a field the user has edited is left alone. `kind` names a family of the
+ * catalogue and applies only where the catalogue has it.
+ * @type {Record<string, Record<string, string>>}
+ */
+const GOAL_DEFAULTS = {
+  none: { steps: '10', kind: '' },
+  image: { steps: '12', kind: '' },
+  class: { steps: '10', kind: '' },
+  // towards a painted map the default APGD returned the clean image and PGD's first iterates
+  // move away from the target while unpainted pixels must keep their class; with them free and
+  // a fixed step, the painted region turns in a few steps
+  map: { steps: '10', kind: 'pgd', 'step-size': '2', unpainted: 'free' },
+};
+/** The fields GOAL_DEFAULTS sets. */
+const DEFAULTED = ['steps', 'kind', 'step-size', 'unpainted'];
+/** @type {Set<string>} fields the user has edited */
+const touched = new Set();
+
+/** Put the current goal's defaults into the fields the user has not edited. */
+export function applyDefaults() {
+  if (state.mode === 'scaling') return;
+  const goal = state.mode === 'untargeted' ? 'none' : targetKind();
+  const d = GOAL_DEFAULTS[goal];
+  const kinds = state.attacks ? state.attacks.kinds : [];
+  for (const [id, v] of Object.entries(d)) {
+    if (touched.has(id)) continue;
+    if (id === 'kind') {
+      const k = kinds.find((e) => e.name === v) || kinds.find((e) => e.default);
+      if (k) { $('kind').value = k.name; updateKindOptions(); }
+    } else $(id).value = v;
+  }
+}
+
+/** Forget which fields the user edited (the lessons and the demo set the form themselves). */
+export function untouch() { touched.clear(); }
+
+/**
+ * Set a form field, its listeners told (the lessons and the demo use it); `chosen`: as a user's
+ * choice, which a goal's defaults leave alone afterwards.
+ * @param {string} id @param {string | boolean} value @param {boolean} [chosen]
+ */
+export function setField(id, value, chosen = true) {
+  const el = $(id);
+  if (typeof value === 'boolean') el.checked = value; else el.value = value;
+  if (chosen && DEFAULTED.includes(id)) touched.add(id);
+  el.dispatchEvent(new Event('change', { bubbles: true }));
 }
 
 /** @typedef {import('./state.js').State} State */
 
-/** PGD settings matter except when the scaling attack hides a given image. */
+/** Show the fields that apply: PGD settings except when the scaling attack hides a given
+ *  image, the scaling class only for a class target, defenses outside the scaling tab. */
 function updatePgdVisibility() {
-  $('pgd-opts').hidden = state.mode === 'scaling' && $('scaling-target').value === 'image';
+  const hide = state.mode === 'scaling' && $('scaling-target').value === 'image';
+  $('pgd-opts').hidden = hide;
+  $('pgd-more').hidden = hide;
+  $('scaling-class-opt').hidden = !(state.mode === 'scaling' && $('scaling-target').value === 'class');
+  $('defense-opts').hidden = state.mode === 'scaling';
 }

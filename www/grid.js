@@ -5,6 +5,7 @@
 // opens the detailed views of that image.
 import { state, $ } from './state.js';
 import * as view from './view.js';
+import * as tile from './tile.js';
 
 /** @typedef {import('./state.js').AttackResult} AttackResult */
 /** @typedef {import('./api.js').Progress & {maps?: Uint8Array[], agreements?: number[], targeted?: boolean}} LiveProgress */
@@ -68,7 +69,7 @@ function cell(img, label) {
   const canvas = document.createElement('canvas');
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', label);
-  if (img) view.draw(canvas, img); else fig.classList.add('empty');
+  if (img) tile.paint(canvas, img); else fig.classList.add('empty');
   const cap = document.createElement('figcaption');
   cap.textContent = label;
   fig.append(canvas, cap);
@@ -120,6 +121,7 @@ export function renderGrid() {
   const panel = $('overview');
   const c = state.clean;
   const scaling = state.resultKind === 'scaling' && !live;
+  tile.release($('overview-rows'));
   $('overview-rows').replaceChildren();
   if (!c || !state.info || scaling) {
     $('overview-note').textContent = scaling ? 'The scaling attack works on image 1 alone: see the views.' : 'Add images to see the batch.';
@@ -135,11 +137,11 @@ export function renderGrid() {
     row.setAttribute('role', 'button');
     const what = d.targeted ? 'agreement with the target' : 'agreement with the clean map';
     const score = Number.isFinite(d.agreement) ? `${what}: ${(100 * d.agreement).toFixed(1)} %` : '';
-    row.setAttribute('aria-label', `image ${i + 1}${score ? `, ${score}` : ''}: open its detailed views`);
+    row.setAttribute('aria-label', `${state.images[i] ? state.images[i].name : `image ${i + 1}`}${score ? `, ${score}` : ''}: open its detailed views`);
     const head = document.createElement('div');
     head.className = 'overview-head';
     const name = document.createElement('strong');
-    name.textContent = `${i + 1}. ${state.images[i] ? state.images[i].name : ''}${i === targetImage() ? ' — the target image' : ''}`;
+    name.textContent = `${i + 1}. ${state.images[i] ? state.images[i].name : ''}${i === targetImage() ? ' — the target image (its own map is the target)' : ''}`;
     const agree = document.createElement('span');
     agree.className = 'agreement';
     agree.dataset.value = Number.isFinite(d.agreement) ? d.agreement.toFixed(4) : '';

@@ -7,8 +7,8 @@ import { renderViews } from './render.js';
 /** A sample image of the gallery (`samples/index.json`). @typedef {{file: string, name: string}} Sample */
 
 /**
- * Add images (encoded bytes with a name) to the batch, the oldest last one dropping out at
- * MAX_IMAGES, then segment the batch.
+ * Add images (encoded bytes with a name) to the batch — the oldest drops out at MAX_IMAGES —,
+ * show the last one added, then segment the batch.
  * @param {{name: string, blob: Blob}[]} files
  */
 export async function addImages(files) {
@@ -23,10 +23,11 @@ export async function addImages(files) {
     const input = { name, bytes, width: bitmap.width, height: bitmap.height, url: URL.createObjectURL(new Blob([bytes])) };
     bitmap.close();
     if (state.images.length >= MAX_IMAGES) {
-      const old = state.images.pop();
+      const old = state.images.shift();
       if (old) URL.revokeObjectURL(old.url);
     }
     state.images.push(input);
+    state.selected = state.images.length - 1;
   }
   renderBatch();
   await segment();
@@ -60,7 +61,8 @@ export function renderBatch() {
 }
 
 /**
- * The gallery of sample images (click: add to the batch).
+ * The gallery of sample images (click: add to the batch). Their pictures load with
+ * `showGallery`: on a first visit the wasm module goes first.
  * @returns {Promise<Sample[]>} the samples (none without `samples/index.json`)
  */
 export async function loadGallery() {
@@ -68,10 +70,9 @@ export async function loadGallery() {
   if (!res.ok) { $('gallery').textContent = 'no samples (run scripts/demo.sh)'; return []; }
   /** @type {Sample[]} */
   const list = await res.json();
-  cacheForOffline(['samples/index.json', ...list.map((s) => `samples/${s.file}`)]);
   $('gallery').replaceChildren(...list.map((s) => {
     const img = document.createElement('img');
-    img.src = `samples/${s.file}`; img.alt = s.name; img.title = `add ${s.name}`; img.loading = 'lazy';
+    img.dataset.src = `samples/${s.file}`; img.alt = s.name; img.title = `add ${s.name}`; img.loading = 'lazy';
     img.addEventListener('click', () => guarded(() => addSample(s)));
     // keyboard: Tab reaches each sample, Enter or Space adds it
     img.tabIndex = 0; img.setAttribute('role', 'button');
@@ -79,6 +80,14 @@ export async function loadGallery() {
     return img;
   }));
   return list;
+}
+
+/** Load the gallery's pictures, and keep the samples for offline use. */
+export function showGallery() {
+  const imgs = /** @type {HTMLImageElement[]} */ ([...$('gallery').querySelectorAll('img[data-src]')]);
+  const files = imgs.map((img) => img.dataset.src || '');
+  imgs.forEach((img, i) => { img.src = files[i]; delete img.dataset.src; });
+  if (files.length) cacheForOffline(['samples/index.json', ...files]);
 }
 
 /** @param {Sample} s */

@@ -5,21 +5,35 @@ import * as view from './view.js';
 /** @typedef {import('./state.js').AttackResult} AttackResult */
 /** @typedef {import('./state.js').ScalingResult} ScalingResult */
 
-/** The table rows of an attack (from the core's report): map scores, then distances. @param {AttackResult} r @returns {string[][]} */
+/**
+ * The table rows of an attack (from the core's report), with the columns that mean something
+ * for its goal: against the clean map the share of pixels that kept their class (untargeted,
+ * that share and the agreement are the same number), against a target the agreement; then
+ * the distances.
+ * @param {AttackResult} r @returns {string[][]}
+ */
 function attackRows(r) {
   const rep = r.report, all = rep.overall;
-  const rows = [['', 'mIoU', 'pixel acc.', 'agreement']];
-  const m = (/** @type {string} */ name, /** @type {import('./state.js').MapMetrics | null} */ v) => {
-    if (v) rows.push([name, view.fmt(v.miou), view.fmt(v.pixel_accuracy), view.fmt(v.agreement)]);
+  /** @type {string[][]} */
+  const rows = [];
+  const tag = rep.defense ? `defended (${rep.defense.label}${rep.defense.adaptive ? ', adaptive' : ''})` : '';
+  const vsTarget = (/** @type {string} */ name, /** @type {import('./state.js').MapMetrics | null} */ v) => {
+    if (v) rows.push([name, view.fmt(v.miou), view.fmt(v.agreement)]);
   };
-  m('clean vs target', all.clean.vs_target);
-  m('adversarial vs clean', all.quantized.vs_clean);
-  m('adversarial vs target', all.quantized.vs_target);
-  if (rep.defense && all.defended) {
-    const tag = `defended (${rep.defense.label}${rep.defense.adaptive ? ', adaptive' : ''})`;
-    m(`${tag}: clean vs clean`, all.defended.clean_vs_clean);
-    m(`${tag}: adversarial vs clean`, all.defended.vs_clean);
-    m(`${tag}: adversarial vs target`, all.defended.vs_target);
+  const vsClean = (/** @type {string} */ name, /** @type {import('./state.js').MapMetrics | null} */ v) => {
+    if (v) rows.push([name, view.fmt(v.miou), view.fmt(v.pixel_accuracy)]);
+  };
+  if (rep.targeted) {
+    rows.push(['against the target', 'mIoU', 'agreement']);
+    vsTarget('clean vs target', all.clean.vs_target);
+    vsTarget('adversarial vs target', all.quantized.vs_target);
+    if (tag && all.defended) vsTarget(`${tag}: adversarial vs target`, all.defended.vs_target);
+  }
+  rows.push(['against the clean map', 'mIoU', 'pixels with their clean class']);
+  vsClean('adversarial vs clean', all.quantized.vs_clean);
+  if (tag && all.defended) {
+    vsClean(`${tag}: clean vs clean`, all.defended.clean_vs_clean);
+    vsClean(`${tag}: adversarial vs clean`, all.defended.vs_clean);
   }
   rows.push(['', 'L∞', 'L2', 'PSNR']);
   const psnr = (/** @type {number | string} */ p) => (typeof p === 'number' ? `${view.fmt(p, 2)} dB` : '∞ dB');
@@ -27,13 +41,14 @@ function attackRows(r) {
     rows.push([name, `${view.fmt(s.linf * 255, 1)}/255`, view.fmt(s.l2, 3), psnr(s.psnr)]);
   dist('batch (8-bit)', all.quantized);
   const one = rep.images[state.selected];
-  if (one) dist(`image ${state.selected + 1}`, one.quantized);
+  if (one) dist(one.name, one.quantized);
   return rows;
 }
 
 /**
- * The per-image table of an attack: accuracy and mIoU against the clean map (and ground truth
- * or target where they apply), L∞, and SEA's winning loss — dataset means hide per-image
+ * The per-image table of an attack: the share of pixels with their clean class and mIoU against
+ * the clean map (the agreement with the target, ground truth where they apply), L∞, the iterate
+ * returned where the report says, and SEA's winning loss — dataset means hide per-image
  * failures (Halmosi et al., ECCV 2024).
  * @param {AttackResult} r @returns {{head: string[], rows: string[][]}}
  */
@@ -41,10 +56,12 @@ function perImageRows(r) {
   const rep = r.report;
   const gt = rep.images.some((im) => im.quantized.vs_ground_truth);
   const sea = rep.images.some((im) => im.winning_loss);
-  const head = ['image', 'acc. vs clean', 'mIoU vs clean'];
-  if (rep.targeted) head.push('agreement vs target');
+  const kept = rep.images.some((/** @type {any} */ im) => Number.isInteger(im.kept_step));
+  const head = ['image', 'pixels with their clean class', 'mIoU vs clean'];
+  if (rep.targeted) head.push('agreement with the target');
   if (gt) head.push('mIoU vs ground truth');
   head.push('L∞');
+  if (kept) head.push('iterate returned');
   if (sea) head.push('winning loss');
   const rows = rep.images.map((im, i) => {
     const q = im.quantized;
@@ -52,6 +69,7 @@ function perImageRows(r) {
     if (rep.targeted) row.push(q.vs_target ? view.fmt(q.vs_target.agreement) : '–');
     if (gt) row.push(q.vs_ground_truth ? view.fmt(q.vs_ground_truth.miou) : '–');
     row.push(`${view.fmt(q.linf * 255, 1)}/255`);
+    if (kept) row.push(Number.isInteger(/** @type {any} */ (im).kept_step) ? String(/** @type {any} */ (im).kept_step) : '–');
     if (sea) row.push(im.winning_loss || '–');
     return row;
   });
@@ -89,8 +107,8 @@ export function onPerImageSelect(f) { onSelect = f; }
 /** The table rows of a scaling attack. @param {ScalingResult} r @returns {string[][]} */
 function scalingRows(r) {
   const rep = r.report;
-  const rows = [['', 'mIoU', 'agreement', '']];
-  const m = (/** @type {string} */ name, /** @type {import('./state.js').MapMetrics} */ v) => rows.push([name, view.fmt(v.miou), view.fmt(v.agreement), '']);
+  const rows = [['maps of the downscaled images', 'mIoU', 'agreement']];
+  const m = (/** @type {string} */ name, /** @type {import('./state.js').MapMetrics} */ v) => rows.push([name, view.fmt(v.miou), view.fmt(v.agreement)]);
   m('clean (downscaled source) vs target', rep.clean_down_map_vs_target);
   m('attack (downscaled) vs target', rep.down_map_vs_target);
   m('attack (downscaled) vs source', rep.down_map_vs_source);
@@ -107,7 +125,8 @@ export function renderMetrics() {
   const rows = !r ? [] : state.resultKind === 'attack' ? attackRows(/** @type {AttackResult} */ (r)) : scalingRows(/** @type {ScalingResult} */ (r));
   $('metrics').querySelector('tbody').replaceChildren(...rows.map((cells, k) => {
     const tr = document.createElement('tr');
-    tr.replaceChildren(...cells.map((c) => { const td = document.createElement(k === 0 || cells[0] === '' ? 'th' : 'td'); td.textContent = c; return td; }));
+    const head = cells[0] === '' || /^(against|maps of)/.test(cells[0]);
+    tr.replaceChildren(...cells.map((c) => { const td = document.createElement(k === 0 || head ? 'th' : 'td'); td.textContent = c; return td; }));
     return tr;
   }));
   renderPerImage();
@@ -140,7 +159,9 @@ export function wireDownloads() {
     if (!state.result) return;
     const scaling = state.resultKind === 'scaling';
     const png = scaling ? /** @type {ScalingResult} */ (state.result).png : /** @type {AttackResult} */ (state.result).pngs[state.selected];
-    const name = scaling ? 'scaling-attack' : `adversarial-${state.selected + 1}`;
+    const im = state.images[state.selected];
+    const stem = im ? im.name.replace(/^.*\//, '').replace(/\.[^.]*$/, '') : String(state.selected + 1);
+    const name = scaling ? 'scaling-attack' : `adversarial-${stem}`;
     download(new Blob([/** @type {BlobPart} */ (png)], { type: 'image/png' }), `${name}.png`);
   });
   $('dl-json').addEventListener('click', () => {

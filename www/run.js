@@ -1,7 +1,7 @@
 // Calls that run the network: segmenting the batch, and the attacks with their progress, live
 // chart and cancellation.
 import { state, api, $ } from './state.js';
-import { hideError, setBusy, setStage } from './status.js';
+import { beginRun, endRun, failure, hideError, setBusy, setStage } from './status.js';
 import { runRequest } from './controls.js';
 import { renderViews } from './render.js';
 import { renderMetrics } from './metrics.js';
@@ -13,9 +13,11 @@ import { endLive, startLive, updateLive } from './grid.js';
 /** Segment the batch at its working size (new inputs: the last result no longer applies). */
 export async function segment() {
   state.result = null; state.resultKind = null;
+  delete $('metrics').dataset.run;
+  delete $('results').dataset.run;
   renderMetrics();
   view.chart($('chart'), [], 1);
-  $('hover').textContent = 'hover a view to see the class under the cursor';
+  $('hover').textContent = 'tap or hover a view to read the class under it';
   if (!state.info || state.images.length === 0) { renderViews(); return; }
   const first = state.images[0];
   /** @type {number[]} */
@@ -58,28 +60,48 @@ function onProgress(p) {
     const { step = 0, steps = 0, loss = NaN, agreement = NaN } = p;
     state.points.push({ step, loss, agreement });
     view.chart($('chart'), state.points, steps);
-    setStage(`step ${step}/${steps} · loss ${loss.toFixed(4)} · agreement ${(100 * agreement).toFixed(1)} %`);
+    const what = p.targeted ? 'agreement with the target' : 'pixels with their clean class';
+    setStage(`step ${step}/${steps} · current iterate: loss ${loss.toFixed(4)} · ${what} ${(100 * agreement).toFixed(1)} %`);
   } else setStage(p.stage);
+}
+
+/** Bring the result into view where it is not (phones: the views sit below the form). */
+function revealResult() {
+  const el = $('results');
+  const r = el.getBoundingClientRect();
+  if (r.top < 0 || r.top > innerHeight * 0.5) {
+    const smooth = !matchMedia('(prefers-reduced-motion: reduce)').matches;
+    el.scrollIntoView({ behavior: smooth ? 'smooth' : 'auto', block: 'start' });
+  }
 }
 
 /** Run the attack the form describes on the batch, then show its result. */
 export async function run() {
   if (!state.size || state.images.length === 0) throw new Error('add an image first');
+  const req = runRequest();
+  const id = beginRun(req.op);
   hideError();
   setBusy(true);
   state.points = [];
-  const req = runRequest();
   view.chart($('chart'), [], req.steps);
   $('progress').value = 0;
   try {
     if (req.op === 'scaling') await scalingRun(req);
     else await attackRun(req);
     $('progress').value = 1;
+  } catch (err) {
+    endRun(id, req.op, failure(err));
+    throw err;
   } finally {
     setBusy(false);
   }
   renderViews();
   renderMetrics();
+  // the views and tables now show this run
+  $('metrics').dataset.run = String(id);
+  $('results').dataset.run = String(id);
+  endRun(id, req.op, 'done');
+  revealResult();
 }
 
 /** @param {import('./controls.js').RunRequest} req */
@@ -96,20 +118,39 @@ async function attackRun(req) {
   } finally {
     endLive();
   }
+  nameImages(r.report);
   state.result = r; state.resultKind = 'attack';
   const { steps_run: steps, seconds } = r.report;
   const rate = steps / seconds;
   const split = api.lastSplit;
   const how = !split || (split.workers === 1 && !split.why) ? '' : split.workers > 1 ? `, ${split.workers} workers` : `, one worker: ${split.why}`;
-  setStage(`${steps} steps in ${seconds.toFixed(1)} s (${rate.toFixed(2)} steps/s on ${state.backend}${how})`);
+  // the status ends on what the table shows: the returned (kept, 8-bit) iterates
+  const q = r.report.overall.quantized;
+  const targeted = r.report.targeted && q.vs_target;
+  const final = targeted ? q.vs_target.agreement : q.vs_clean.agreement;
+  const what = targeted ? 'agreement with the target' : 'pixels with their clean class';
+  setStage(`${steps} steps in ${seconds.toFixed(1)} s (${rate.toFixed(2)} steps/s on ${state.backend}${how}) · result: ${what} ${(100 * final).toFixed(1)} %`);
+  const kept = r.report.images.length === 1 && Number.isInteger(r.report.images[0].kept_step) ? r.report.images[0].kept_step : steps;
+  view.chart($('chart'), state.points, req.steps, { step: kept, agreement: final });
   document.body.dataset.attackWorkers = String(split ? split.workers : 1);
   document.body.dataset.stepsPerSecond = rate.toFixed(3);
+}
+
+/**
+ * The report names the images by the page's file names (the wasm API numbers them): rows,
+ * captions and the downloaded JSON then say which file is which.
+ * @param {any} report
+ */
+function nameImages(report) {
+  report.images.forEach((/** @type {any} */ im, /** @type {number} */ i) => { if (state.images[i]) im.name = state.images[i].name; });
+  const t = report.spec && report.spec.goal === 'targeted-image' ? state.images[(report.spec.target_index || 1) - 1] : null;
+  if (t) report.target_image = t.name;
 }
 
 /** @param {import('./controls.js').RunRequest} req */
 async function scalingRun(req) {
   if (req.goal === 'image' && state.images.length < 2) {
-    throw new Error('the scaling attack hides image 2 in image 1: add a second image (or choose a class target)');
+    throw new Error('the scaling attack hides image 2 in image 1: add a second image (or hide a class or a painted map)');
   }
   /** @type {import('./state.js').ScalingResult} */
   const r = await api.call('scaling', {

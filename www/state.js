@@ -83,6 +83,7 @@ import { Pool } from './pool.js';
  * @property {Point[]} points the live chart's iterates
  * @property {number} firstSegmentationMs time from page start to the first segmentation
  * @property {number} t0 page start
+ * @property {boolean} ready the first model is loaded and the default image segmented
  */
 
 /** Images in the batch at most. */
@@ -111,7 +112,14 @@ export const state = {
   points: [],
   firstSegmentationMs: NaN,
   t0: performance.now(),
+  ready: false,
 };
+
+/** Resolves once the page can run: the first model loaded and the default image segmented. */
+let markReady = () => {};
+export const ready = new Promise((resolve) => { markReady = () => resolve(undefined); });
+/** The page can run now (main.js, after the first load). */
+export function setReady() { state.ready = true; markReady(); }
 
 /** The workers that own the wasm instances (one, or a pool on the CPU: pool.js). */
 export const api = new Pool();

@@ -1,5 +1,6 @@
 // Errors, the status line, the busy state, and the offline cache of fetched files.
 import { state, $ } from './state.js';
+import { OFFLINE_CACHE } from './fetch_progress.js';
 
 /** Show an error in the banner (and the console). @param {unknown} err */
 export function showError(err) {
@@ -21,7 +22,38 @@ export function setBusy(busy) {
   $('cancel').disabled = !busy;
   // the other buttons that start a run (sweep.js, lessons.js)
   for (const id of ['sweep-run', 'lesson-try']) { const b = $(id); if (b) b.disabled = busy || !state.info; }
+  // the demo can be asked for while the page loads (it waits for it), not during a run
+  $('demo-run').disabled = busy && state.ready;
   document.body.classList.toggle('busy', busy);
+}
+
+/** Runs started so far (attacks, scaling attacks, sweeps, lessons' try-its). */
+let runs = 0;
+
+/**
+ * A run starts: its id (1, 2, …) and state go to `body[data-run]` as `ID:KIND:running` (the
+ * count of runs started to `body[data-runs]`), so that a reader (the e2e tests) can tell this
+ * run's numbers from an earlier one's. A run within a run (a lesson's attack) has its own id.
+ * @param {string} kind @returns {number}
+ */
+export function beginRun(kind) {
+  runs += 1;
+  document.body.dataset.runs = String(runs);
+  document.body.dataset.run = `${runs}:${kind}:running`;
+  return runs;
+}
+
+/**
+ * A run ended: `ID:KIND:done`, `:error` or `:cancelled`.
+ * @param {number} id @param {string} kind @param {'done' | 'error' | 'cancelled'} outcome
+ */
+export function endRun(id, kind, outcome) {
+  document.body.dataset.run = `${id}:${kind}:${outcome}`;
+}
+
+/** How a failed call ended. @param {unknown} err @returns {'error' | 'cancelled'} */
+export function failure(err) {
+  return err instanceof Error && err.message.startsWith('cancelled') ? 'cancelled' : 'error';
 }
 
 /**
@@ -34,7 +66,7 @@ export async function guarded(fn) {
     await fn();
   } catch (err) {
     setBusy(false);
-    if (err instanceof Error && err.message.startsWith('cancelled')) setStage('cancelled');
+    if (failure(err) === 'cancelled') setStage('cancelled');
     else showError(err);
   }
 }
@@ -46,5 +78,5 @@ export async function guarded(fn) {
  */
 export async function cacheForOffline(urls) {
   if (!('caches' in globalThis)) return;
-  try { const c = await caches.open('advseg-v1'); await c.addAll(urls); } catch (e) { console.warn('offline cache:', e); }
+  try { const c = await caches.open(OFFLINE_CACHE); await c.addAll(urls); } catch (e) { console.warn('offline cache:', e); }
 }

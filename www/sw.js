@@ -1,13 +1,17 @@
 // Offline cache: app files network-first (a rebuilt page is picked up), weights, samples and the
 // wasm bundle cache-first once fetched; only same-origin requests are handled.
 const CACHE = 'advseg-v1';
+// The page's own files, cached at install. Not the 38 MB wasm nor the weights: the worker puts
+// them in this cache as it downloads them (fetch_progress.js), so that a first visit downloads
+// them once, not twice.
 const SHELL = ['./', 'index.html', 'style.css', 'main.js', 'state.js', 'status.js', 'model.js', 'inputs.js', 'controls.js',
-  'run.js', 'render.js', 'paint.js', 'metrics.js', 'view.js', 'api.js', 'pool.js', 'calibrate.js', 'worker.js', 'grid.js', 'sweep.js', 'lessons.js',
-  'camera.js', 'universal.js', 'pkg/advseg.js', 'pkg/advseg_bg.wasm',
-  'samples/index.json'];
+  'run.js', 'render.js', 'paint.js', 'metrics.js', 'view.js', 'api.js', 'pool.js', 'calibrate.js', 'worker.js', 'grid.js', 'sweep.js',
+  'lessons.js', 'lesson_list.js', 'camera.js', 'universal.js', 'tile.js', 'zoom.js', 'explain.js', 'headline.js', 'landing.js', 'loading.js',
+  'fetch_progress.js', 'pkg/advseg.js', 'pkg/catalog.json', 'samples/index.json'];
 
 self.addEventListener('install', (ev) => {
-  ev.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).catch(() => {}));
+  // one by one: a missing file (e.g. an old build without catalog.json) leaves the others cached
+  ev.waitUntil(caches.open(CACHE).then((c) => Promise.all(SHELL.map((u) => c.add(u).catch(() => {})))));
 });
 self.addEventListener('activate', (ev) => { ev.waitUntil(self.clients.claim()); });
 

@@ -4,7 +4,7 @@
 // Scores are against the clean map of the undefended model: the page has no ground truth.
 // The numbers download as CSV and JSON, the plot as PNG.
 import { state, api, $ } from './state.js';
-import { hideError, setBusy, setStage } from './status.js';
+import { beginRun, endRun, failure, hideError, setBusy, setStage } from './status.js';
 import { runRequest } from './controls.js';
 import * as view from './view.js';
 
@@ -61,6 +61,7 @@ export async function runSweep(epsText) {
     ? 'adaptive attack through a reconstruction (BPDA): native CLI only (advseg eval --experiment)' : null;
   const [w, h] = state.size;
   const runs = epsList.length * (adaptivePossible ? 2 : 1);
+  const id = beginRun('sweep');
   hideError();
   setBusy(true);
   /** @type {SweepPoint[]} */
@@ -96,6 +97,10 @@ export async function runSweep(epsText) {
     }
     setStage(`ε sweep done: ${epsList.length} radii, ${runs} attack runs`);
     $('progress').value = 1;
+    endRun(id, 'sweep', 'done');
+  } catch (err) {
+    endRun(id, 'sweep', failure(err));
+    throw err;
   } finally {
     setBusy(false);
   }
@@ -150,17 +155,30 @@ export function renderSweep() {
  * @param {HTMLCanvasElement} canvas
  */
 function plot(canvas) {
-  const ctx = canvas.getContext('2d');
-  if (!ctx) return;
-  const { width: W, height: H } = canvas;
-  const pad = { l: 46, r: 16, t: 50, b: 40 };
-  ctx.fillStyle = '#11141a'; ctx.fillRect(0, 0, W, H);
+  // drawn at the canvas's displayed size, so that its text stays readable on a phone
+  const { ctx, W, H } = view.fitCanvas(canvas, 640, 300);
+  const narrow = W < 520;
   ctx.font = '12px system-ui, sans-serif';
+  const series = activeSeries();
+  // the legend: as many lines as the width needs
+  /** @type {{s: typeof SERIES[number], x: number, line: number}[]} */
+  const items = [];
+  let lx = 46, line = 0;
+  for (const s of series) {
+    const w = 28 + ctx.measureText(s.title).width;
+    if (lx + w > W - 8 && lx > 46) { line += 1; lx = 46; }
+    items.push({ s, x: lx, line });
+    lx += w;
+  }
+  const titleLines = narrow ? ['score vs the clean map (no ground truth)', 'mIoU ——, pixel acc. - - -'] : ['score vs the clean map (no ground truth): mIoU ——, pixel acc. - - -'];
+  const legendTop = 8 + 16 * titleLines.length;
+  const pad = { l: 46, r: 16, t: legendTop + 18 * (items.length ? line + 1 : 0) + 8, b: 40 };
+  ctx.fillStyle = '#11141a'; ctx.fillRect(0, 0, W, H);
   ctx.strokeStyle = '#3a4150'; ctx.lineWidth = 1;
   ctx.strokeRect(pad.l, pad.t, W - pad.l - pad.r, H - pad.t - pad.b);
   ctx.fillStyle = '#c3cad6';
   ctx.fillText('ε (/255)', W / 2 - 20, H - 6);
-  ctx.fillText('score vs the clean map (no ground truth): mIoU ——, pixel acc. - - -', pad.l, 16);
+  titleLines.forEach((t, k) => ctx.fillText(t, narrow ? 6 : pad.l, 16 + 16 * k));
   for (const v of [0, 0.25, 0.5, 0.75, 1]) {
     const y = pad.t + (H - pad.t - pad.b) * (1 - v);
     ctx.fillText(v.toFixed(2), 6, y + 4);
@@ -173,7 +191,6 @@ function plot(canvas) {
   const y = (/** @type {number} */ v) => pad.t + (H - pad.t - pad.b) * (1 - v);
   ctx.fillStyle = '#c3cad6';
   for (const e of [0, ...pts.map((p) => p.eps)]) ctx.fillText(String(e), x(e) - 4, H - pad.b + 14);
-  const series = activeSeries();
   for (const s of series) {
     for (const metric of /** @type {const} */ (['miou', 'pixel_accuracy'])) {
       const mine = pts.filter((p) => p[s.key]).map((p) => ({ e: p.eps, v: /** @type {MapMetrics} */ (p[s.key])[metric] }));
@@ -190,14 +207,12 @@ function plot(canvas) {
       }
     }
   }
-  // legend: one line above the frame
-  let lx = pad.l;
-  for (const s of series) {
-    ctx.fillStyle = s.colour;
-    ctx.fillRect(lx, 27, 12, 12);
+  for (const it of items) {
+    const top = legendTop + 18 * it.line;
+    ctx.fillStyle = it.s.colour;
+    ctx.fillRect(it.x, top, 12, 12);
     ctx.fillStyle = '#e6e9ef';
-    ctx.fillText(s.title, lx + 16, 37);
-    lx += 28 + ctx.measureText(s.title).width;
+    ctx.fillText(it.s.title, it.x + 16, top + 10);
   }
 }
 

@@ -1,9 +1,13 @@
-// The universal perturbation of the camera view: crafted on the page's batch in the worker
-// (Session.universal, with progress and cancel), or loaded from a delta.png of `advseg
-// universal`; downloadable as the same PNG. The worker keeps the current δ for segmentFrame.
-import { state, api, $ } from './state.js';
-import { guarded } from './status.js';
-import { loadModel } from './model.js';
+// The camera view's own model (a worker of its own: the page's model and results stay as they
+// are) and its universal perturbation: crafted in that worker (Session.universal, with progress
+// and cancel) on at least a few images — the batch, topped up from the gallery, since a δ crafted
+// on one image does not carry over to other frames —, scored on gallery images held apart from
+// the crafting against a random δ (a small table), or loaded from a delta.png of
+// `advseg universal`; downloadable as the same PNG. The worker keeps the current δ for
+// segmentFrame.
+import { state, $ } from './state.js';
+import { Api } from './api.js';
+import { guarded, showError } from './status.js';
 
 /**
  * The current universal perturbation.
@@ -13,20 +17,41 @@ import { loadModel } from './model.js';
 /** @type {Delta | null} */
 export let current = null;
 let crafting = false;
+/** @type {Api | null} the camera view's worker */
+let cam = null;
+/** @type {{name: string, info: import('./state.js').ModelInfo} | null} the model it holds */
+let loaded = null;
 
-/** Switch the page to model `name` unless it is loaded already. @param {string} name */
-export async function loadModelNamed(name) {
-  if (state.info && state.info.name === name) return;
-  $('model').value = name;
-  await loadModel();
+/** The camera view's worker, with the camera view's model loaded (the page's model is not touched). */
+export async function cameraApi() {
+  const name = $('cam-model').value;
+  if (!cam) {
+    cam = new Api();
+    // a restarted worker (a cancel it ignored, a trap) reloads its model but has lost δ
+    cam.onFatal = (msg) => {
+      if (current) { current = null; updateUniversal(); document.dispatchEvent(new CustomEvent('universal-changed')); }
+      if (!msg.startsWith('cancelled')) showError(msg);
+    };
+  }
+  if (!loaded || loaded.name !== name) {
+    say(`loading ${name} for the camera view…`);
+    const r = await cam.load(name, $('backend-choice').value === 'webgpu' ? 'webgpu' : 'cpu');
+    loaded = { name, info: r.info };
+    if (current) { current = null; updateUniversal(); document.dispatchEvent(new CustomEvent('universal-changed')); }
+    say(`${r.info.title} loaded for the camera view`);
+  }
+  return cam;
 }
+
+/** The classes of the camera view's model (null before it loads). */
+export function cameraInfo() { return loaded ? loaded.info : null; }
 
 /** @param {string} text */
 function say(text) { $('uni-status').textContent = text; }
 
 /** Enable the δ buttons as the state allows. */
 export function updateUniversal() {
-  $('uni-craft').disabled = crafting || state.images.length === 0;
+  $('uni-craft').disabled = crafting;
   $('uni-cancel').disabled = !crafting;
   $('uni-download').disabled = crafting || !current;
   document.body.dataset.universal = current ? `${current.width}x${current.height}` : '';
@@ -34,6 +59,7 @@ export function updateUniversal() {
 
 /** Make `d` the current δ (also in the worker). @param {Delta} d */
 async function use(d) {
+  const api = await cameraApi();
   await api.call('setDelta', { delta: d.delta.slice(), eps: d.eps, width: d.width, height: d.height });
   current = d;
   updateUniversal();
@@ -49,15 +75,7 @@ function options() {
   return o;
 }
 
-/** Pooled numbers of a set for the status line. @param {any} set */
-function pooled(set) {
-  const u = set.universal.pooled, r = set.random.pooled;
-  const pct = (/** @type {number} */ x) => `${(100 * x).toFixed(1)} %`;
-  const hidden = u.vanished != null ? `; person → background ${pct(u.vanished)} (random δ ${pct(r.vanished ?? 0)})` : '';
-  return `accuracy vs clean ${pct(u.accuracy_vs_clean)} (random δ ${pct(r.accuracy_vs_clean)})${hidden}`;
-}
-
-/** How many gallery images, not in the batch, measure δ on images it was not crafted on. */
+/** How many gallery images, not among the crafting ones, measure δ on images it was not crafted on. */
 const HELD_APART = 3;
 
 /** Whether two byte arrays are equal. @param {Uint8Array} a @param {Uint8Array} b */
@@ -67,35 +85,66 @@ function sameBytes(a, b) {
   return true;
 }
 
-/** Up to HELD_APART gallery samples that are not in the batch — by name or by content (an
- *  uploaded copy of a sample is the same image) — as names and bytes (none offline). */
-async function heldApart() {
+/**
+ * The crafting images (the batch, topped up from the gallery to `want`) and up to HELD_APART
+ * gallery images held apart from them — by name and by content (an uploaded copy of a sample is
+ * the same image) —, as names and bytes.
+ * @param {number} want
+ */
+async function imageSets(want) {
   /** @type {{names: string[], bytes: Uint8Array[]}} */
-  const out = { names: [], bytes: [] };
+  const craft = { names: state.images.map((im) => im.name), bytes: state.images.map((im) => im.bytes.slice()) };
+  /** @type {{names: string[], bytes: Uint8Array[]}} */
+  const held = { names: [], bytes: [] };
   try {
     const res = await fetch('samples/index.json');
-    if (!res.ok) return out;
     /** @type {{name: string, file: string}[]} */
-    const list = await res.json();
-    const inBatch = new Set(state.images.map((im) => im.name));
+    const list = res.ok ? await res.json() : [];
     for (const s of list) {
-      if (out.names.length >= HELD_APART) break;
-      if (inBatch.has(s.name)) continue;
+      if (craft.names.length >= want && held.names.length >= HELD_APART) break;
+      if (craft.names.includes(s.name)) continue;
       const r = await fetch(`samples/${s.file}`);
       if (!r.ok) continue;
       const bytes = new Uint8Array(await r.arrayBuffer());
-      if (state.images.some((im) => sameBytes(im.bytes, bytes))) continue;
-      out.names.push(s.name); out.bytes.push(bytes);
+      if (craft.bytes.some((b) => sameBytes(b, bytes))) continue;
+      const set = craft.names.length < want ? craft : held;
+      if (set === held && held.names.length >= HELD_APART) continue;
+      set.names.push(s.name); set.bytes.push(bytes);
     }
-  } catch { /* offline: no held-apart scores */ }
-  return out;
+  } catch { /* offline: the batch alone, no held-apart scores */ }
+  return { craft, held };
 }
 
-/** Craft δ on the batch with the camera view's model (selfie first), and score it on gallery
- *  images held apart from the crafting. */
+/** The table: crafting set and held-apart set, δ against a random δ. @param {any} report */
+function table(report) {
+  const pct = (/** @type {number | null | undefined} */ x) => (x == null ? '–' : `${(100 * x).toFixed(1)} %`);
+  const hide = report.spec.goal === 'hide-class';
+  const head = ['images', hide ? 'person → background: δ' : '', hide ? 'random δ' : '', 'pixels with their clean class: δ', 'random δ'].filter(Boolean);
+  const row = (/** @type {string} */ label, /** @type {any} */ set) => {
+    const u = set.universal.pooled, r = set.random.pooled;
+    return [`${label}: ${set.images.join(', ')}`, ...(hide ? [pct(u.vanished), pct(r.vanished)] : []), pct(u.accuracy_vs_clean), pct(r.accuracy_vs_clean)];
+  };
+  const rows = [row('crafted on', report.crafting)];
+  if (report.held_out) rows.push(row('held apart', report.held_out));
+  const t = $('uni-table');
+  const th = (/** @type {string} */ s) => { const e = document.createElement('th'); e.textContent = s; return e; };
+  const hr = document.createElement('tr');
+  hr.replaceChildren(...head.map(th));
+  t.querySelector('thead').replaceChildren(hr);
+  t.querySelector('tbody').replaceChildren(...rows.map((cells) => {
+    const tr = document.createElement('tr');
+    tr.replaceChildren(...cells.map((c) => { const td = document.createElement('td'); td.textContent = c; return td; }));
+    return tr;
+  }));
+  t.hidden = false;
+}
+
+/** Craft δ with the camera view's model on the crafting images; score it on the held-apart ones. */
 async function craft() {
-  await loadModelNamed($('cam-model').value);
-  if (!state.size || state.images.length === 0) throw new Error('add images to the batch first: δ is crafted on them');
+  const api = await cameraApi();
+  const want = Math.max(1, Math.round(Number($('uni-count').value) || 3));
+  const { craft: set, held } = await imageSets(want);
+  if (set.bytes.length === 0) throw new Error('no images to craft δ on: add some to the batch');
   // the camera pauses and hands over the frame it is segmenting, if any
   /** @type {{on: boolean, waits: Promise<unknown>[]}} */
   const pause = { on: true, waits: [] };
@@ -103,18 +152,24 @@ async function craft() {
   await Promise.allSettled(pause.waits);
   crafting = true; updateUniversal();
   try {
-    const [width, height] = state.size;
-    const images = state.images.map((im) => im.bytes.slice());
-    const held = await heldApart();
-    const r = await api.call('universal', { images, heldOut: held.bytes, width, height, options: options() }, (p) => {
-      if (p.stage === 'attack') say(`crafting δ: step ${(p.step ?? 0) + 1}/${p.steps} · loss ${(p.loss ?? NaN).toFixed(3)}`);
+    const bmp = await createImageBitmap(new Blob([set.bytes[0]]));
+    /** @type {number[]} */
+    const [width, height] = await api.call('inputSize', { width: bmp.width, height: bmp.height, maxSide: 0 });
+    bmp.close();
+    const few = set.bytes.length < 3 ? ` (only ${set.bytes.length}: 3 or more carry over better to other frames)` : '';
+    say(`crafting δ on ${set.names.length} image(s)${few}…`);
+    const r = await api.call('universal', { images: set.bytes, heldOut: held.bytes, width, height, options: options() }, (p) => {
+      if (p.stage === 'attack') say(`crafting δ on ${set.names.length} image(s): step ${(p.step ?? 0) + 1}/${p.steps} · loss ${(p.loss ?? NaN).toFixed(3)}`);
       else say(p.stage);
     });
+    r.report.crafting.images = set.names;
+    if (r.report.held_out) r.report.held_out.images = held.names;
     await use({ width: r.width, height: r.height, eps: r.eps, delta: r.delta, png: r.png, source: 'crafted' });
-    const apart = r.report.held_out ? ` — on ${held.names.length} gallery image(s) held apart (${held.names.join(', ')}): ${pooled(r.report.held_out)}` : '';
-    say(`δ crafted on ${images.length} image(s) in ${r.report.seconds.toFixed(1)} s (ε ${Number($('uni-eps').value)}/255): ${pooled(r.report.crafting)}${apart}`);
+    say(`δ crafted on ${set.names.length} image(s) in ${r.report.seconds.toFixed(1)} s (ε ${Number($('uni-eps').value)}/255)${few}; ${r.report.held_out ? `scored on ${held.names.length} gallery image(s) held apart` : 'no held-apart images (offline)'}: see the table.`);
+    table(r.report);
     document.body.dataset.universalReport = JSON.stringify(r.report.crafting.universal.pooled);
     document.body.dataset.universalHeldOut = r.report.held_out ? JSON.stringify(r.report.held_out.universal.pooled) : '';
+    document.body.dataset.universalImages = JSON.stringify(set.names);
   } catch (err) {
     if (err instanceof Error && err.message.startsWith('cancelled')) say(current ? 'cancelled; the previous δ stays' : 'cancelled');
     else throw err;
@@ -127,6 +182,7 @@ async function craft() {
 /** Load a delta.png. @param {File} file */
 async function load(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
+  const api = await cameraApi();
   const d = await api.call('readDeltaPng', { bytes });
   await use({ ...d, png: bytes, source: file.name });
   say(`loaded ${file.name}: ${d.width}×${d.height}, ε ${(255 * d.eps).toFixed(1)}/255`);
@@ -143,12 +199,13 @@ function download() {
 
 export function wireUniversal() {
   $('uni-craft').addEventListener('click', () => guarded(craft));
-  $('uni-cancel').addEventListener('click', () => api.cancel());
+  $('uni-cancel').addEventListener('click', () => { if (cam) cam.cancel(); });
   $('uni-load').addEventListener('change', (/** @type {Event} */ ev) => {
     const f = /** @type {HTMLInputElement} */ (ev.target).files?.[0];
     if (f) guarded(() => load(f));
   });
   $('uni-load-button').addEventListener('click', () => $('uni-load').click());
   $('uni-download').addEventListener('click', download);
+  $('cam-model').addEventListener('change', () => guarded(async () => { await cameraApi(); }));
   updateUniversal();
 }

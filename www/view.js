@@ -101,17 +101,33 @@ export function legend(el, classes, palette, onPick) {
 }
 
 /**
+ * Size a canvas's backing store to its displayed size (device pixels) so that text drawn on it
+ * keeps its size on any screen; returns the context scaled to CSS pixels and the CSS size.
+ * @param {HTMLCanvasElement} canvas @param {number} fallbackW @param {number} fallbackH
+ */
+export function fitCanvas(canvas, fallbackW, fallbackH) {
+  const dpr = globalThis.devicePixelRatio || 1;
+  const W = canvas.clientWidth || fallbackW, H = canvas.clientHeight || fallbackH;
+  if (canvas.width !== Math.round(W * dpr) || canvas.height !== Math.round(H * dpr)) {
+    canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
+  }
+  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  return { ctx, W, H };
+}
+
+/**
  * The live chart: loss (left axis, orange) and mean agreement with the reference (right
- * axis 0–1, blue) per step.
+ * axis 0–1, blue) per step; `result`, once the run is over, marks the agreement of what was
+ * returned (the kept iterates, 8-bit) so that the chart and the table tell the same story.
  * @param {HTMLCanvasElement} canvas
  * @param {{step: number, loss: number, agreement: number}[]} points
  * @param {number} steps
+ * @param {{step: number, agreement: number} | null} [result]
  */
-export function chart(canvas, points, steps) {
-  const ctx = canvas.getContext('2d');
-  if (!ctx) return;
-  const { width: W, height: H } = canvas;
-  const pad = { l: 44, r: 40, t: 12, b: 22 };
+export function chart(canvas, points, steps, result = null) {
+  const { ctx, W, H } = fitCanvas(canvas, 520, 160);
+  const pad = { l: 44, r: 44, t: 12, b: 22 };
   ctx.clearRect(0, 0, W, H);
   ctx.font = '11px system-ui, sans-serif';
   ctx.strokeStyle = '#3a4150'; ctx.lineWidth = 1;
@@ -141,16 +157,26 @@ export function chart(canvas, points, steps) {
   ctx.fillText('agree', W - pad.r + 2, H / 2);
   ctx.fillStyle = '#9aa4b5';
   ctx.fillText('0', pad.l - 3, H - 6); ctx.fillText(String(steps), W - pad.r - 8, H - 6);
+  if (result && Number.isFinite(result.agreement)) {
+    const rx = x(result.step), ry = ya(result.agreement);
+    ctx.strokeStyle = '#7ee2a0'; ctx.lineWidth = 2;
+    ctx.beginPath(); ctx.arc(rx, ry, 6, 0, 2 * Math.PI); ctx.stroke();
+    ctx.fillStyle = '#7ee2a0';
+    const label = `result ${(100 * result.agreement).toFixed(1)} %`;
+    ctx.fillText(label, Math.min(rx + 9, W - pad.r - ctx.measureText(label).width), Math.max(pad.t + 10, ry - 8));
+  }
 }
 
 /**
- * Pixel coordinates of a mouse event on a canvas displayed at any CSS size.
+ * Pixel coordinates of a pointer event on a canvas displayed at any CSS size (its picture
+ * fitted into its box with `object-fit: contain`, or filling it).
  * @param {HTMLCanvasElement} canvas @param {MouseEvent} ev
  */
 export function pixelAt(canvas, ev) {
   const r = canvas.getBoundingClientRect();
-  const x = Math.floor((ev.clientX - r.left) * canvas.width / r.width);
-  const y = Math.floor((ev.clientY - r.top) * canvas.height / r.height);
+  const s = Math.min(r.width / canvas.width, r.height / canvas.height);
+  const ox = r.left + (r.width - canvas.width * s) / 2, oy = r.top + (r.height - canvas.height * s) / 2;
+  const x = Math.floor((ev.clientX - ox) / s), y = Math.floor((ev.clientY - oy) / s);
   return { x: Math.max(0, Math.min(canvas.width - 1, x)), y: Math.max(0, Math.min(canvas.height - 1, y)) };
 }
 

@@ -1,14 +1,18 @@
 // The Web Worker that owns the wasm instance, so the page never freezes.
 //
-// Messages in:  {op: 'init', cancelFlag?: SharedArrayBuffer} first; then {id, op, args} with op
+// Messages in:  {op: 'init', cancelFlag?: SharedArrayBuffer, module?: WebAssembly.Module} first; then {id, op, args} with op
 //               'models', 'scalers', 'resizeMap' (no model needed), 'load', 'inputSize',
 //               'scalingInputSize', 'segment', 'attack' or 'scaling'; the pool's 'attackSplit',
 //               'attackPart', 'mergeAttack', 'attackRuns' and 'mergeRuns' (pool.js); the calibration's 'probeAdapter' and
 //               'forwardSeconds' (calibrate.js); the camera view's 'universal',
 //               'readDeltaPng', 'setDelta' and 'segmentFrame'; {op: 'cancel'} at any time.
 // Messages out: {id, status: 'progress', progress} while running, then
-//               {id, status: 'done', result} or {id, status: 'error', error: string}.
+//               {id, status: 'done', result} or {id, status: 'error', error: string};
+//               {id: -2, status: 'bytes', progress: {file, loaded, total}} while the wasm module
+//               or a model's weights download (fetch_progress.js); {id: -3, status: 'module', module}
+//               once the wasm module is compiled (the page starts its next workers from it).
 import init, { Session, attackSplit, listAttacks, probeAdapter, listModels, listScalers, readDeltaPng, resizeMap } from './pkg/advseg.js';
+import { fetchCounted, loadSizes } from './fetch_progress.js';
 
 /** @type {Session | null} */
 let session = null;
@@ -18,7 +22,33 @@ let sessionKey = '';
 let universalDelta = null;
 /** @type {Int32Array | null} set to 1 by the page to cancel (when cross-origin isolated) */
 let cancelFlag = null;
-const ready = init({ module_or_path: new URL('./pkg/advseg_bg.wasm', import.meta.url) });
+/** Post the bytes of a download in progress. @param {import('./fetch_progress.js').Bytes} b */
+const postBytes = (b) => self.postMessage({ id: -2, status: 'bytes', progress: b });
+loadSizes(new URL('./pkg/catalog.json', import.meta.url));
+
+/** The wasm module instantiated: set by the 'init' message (requests wait for it). @type {Promise<void>} */
+let ready = new Promise(() => {});
+
+/**
+ * Instantiate the wasm module: the compiled module another worker of the page made (the page
+ * passes it on: no second download or compile — a browser does not keep a 38 MB response in its
+ * HTTP cache), else fetched with its bytes reported and compiled while it downloads, then handed
+ * to the page for the next workers.
+ * @param {WebAssembly.Module | null} given
+ */
+function start(given) {
+  ready = (async () => {
+    let module = given;
+    if (!module) {
+      const res = await fetchCounted(new URL('./pkg/advseg_bg.wasm', import.meta.url), 'pkg/advseg_bg.wasm', postBytes, 'application/wasm');
+      if (!res.ok) throw new Error(`pkg/advseg_bg.wasm: HTTP ${res.status} (scripts/web_build.sh builds it)`);
+      module = await WebAssembly.compileStreaming(res);
+    }
+    await init({ module_or_path: module });
+    if (!given) self.postMessage({ id: -3, status: 'module', module });
+  })();
+  ready.catch(() => {});
+}
 
 /**
  * The weights of a model, fetched lazily from weights/ (the service worker caches them).
@@ -26,7 +56,7 @@ const ready = init({ module_or_path: new URL('./pkg/advseg_bg.wasm', import.meta
  * @returns {Promise<Uint8Array>}
  */
 async function fetchWeights(file) {
-  const res = await fetch(new URL(`./weights/${file}`, import.meta.url));
+  const res = await fetchCounted(new URL(`./weights/${file}`, import.meta.url), `weights/${file}`, postBytes);
   if (!res.ok) throw new Error(`weights/${file}: HTTP ${res.status} (run scripts/demo.sh to fetch the weights)`);
   return new Uint8Array(await res.arrayBuffer());
 }
@@ -134,7 +164,7 @@ async function describe(s, seconds) {
 
 self.onmessage = async (/** @type {MessageEvent} */ ev) => {
   const { id, op, args } = ev.data;
-  if (op === 'init') { cancelFlag = ev.data.cancelFlag ? new Int32Array(ev.data.cancelFlag) : null; return; }
+  if (op === 'init') { cancelFlag = ev.data.cancelFlag ? new Int32Array(ev.data.cancelFlag) : null; start(ev.data.module || null); return; }
   if (op === 'cancel') { if (session) session.cancel(); return; }
   try {
     const result = await handle(id, op, args);

@@ -1,35 +1,30 @@
 // End-to-end test of the live camera view (www/camera.js, www/universal.js): a y4m clip made here
-// from shared fixture images is Chromium's fake camera; the page loads the selfie segmenter,
-// crafts a universal δ on its batch (few steps), starts the camera, and the test checks that
-// frames are segmented, the fps figure appears, the perturbed stream's maps differ from the clean
-// stream's, and that δ downloads as a PNG with its ε and loads back. Prints fps (clean + attacked,
-// clean only) as JSON lines; screenshots go to tests/e2e/artifacts/.
+// from shared fixture images is Chromium's fake camera; the page runs a VOC model, the camera view
+// its own selfie segmenter (the page's model, legend and results stay), crafts a universal δ on
+// at least 3 images (the batch topped up from the gallery; few steps) and scores it on gallery
+// images held apart (a small table), starts the camera, and the test checks that frames are
+// segmented, the fps figure appears, the perturbed stream's maps differ from the clean stream's,
+// and that δ downloads as a PNG with its ε and loads back. Prints fps (clean + attacked, clean
+// only) as JSON lines; screenshots go to tests/e2e/artifacts/. An uncaught page error fails it.
 //
 // Usage: node tests/e2e/camera.test.mjs   (after scripts/web_build.sh; env CHROMIUM, E2E_BACKEND)
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { artifacts, checkSeen, launch, report, serve, shared, watch } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
-const artifacts = join(here, 'artifacts');
-const shared = process.env.ADVSEG_SHARED || join(root, '..', 'shared');
 const backend = process.env.E2E_BACKEND || 'cpu';
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const images = join(shared, 'fixtures', 'images');
-mkdirSync(artifacts, { recursive: true });
+/** The page's own model: the camera view must leave it loaded. */
+const PAGE_MODEL = 'espnetv2-voc-s0.5';
 
-/** The clip: these images, each shown for FRAMES_EACH frames at 320×240 (the first two are the crafting batch: the
- * page's default sample voc/294 and the uploaded astronaut; voc/8 is held apart). */
+/** The clip: these images, each shown for FRAMES_EACH frames at 320×240 (the first two are in the crafting set: the
+ * page's default sample voc/294 and the uploaded astronaut, topped up from the gallery; voc/8 is held apart). */
 const CLIP = ['photos/astronaut.png', 'voc/294.png', 'voc/8.png'];
 const FRAMES_EACH = 45;
 const [W, H] = [320, 240];
-
-/** @param {string} what @param {any} value */
-const report = (what, value) => console.log(JSON.stringify({ [what]: value }));
 
 /**
  * RGBA pixels of PNG files at `w × h`, decoded and scaled by a browser (no image library needed).
@@ -87,40 +82,20 @@ export function y4m(frames, w, h, repeat) {
   return Buffer.concat(parts);
 }
 
-function serve() {
-  return new Promise((resolve, reject) => {
-    const p = spawn('python3', [join(root, 'scripts', 'web_serve.py'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    p.stdout.once('data', (d) => resolve({ proc: p, url: String(d).trim() }));
-    p.once('exit', (code) => reject(new Error(`web_serve.py exited with ${code}`)));
-  });
-}
-
 const clipPath = join(artifacts, 'camera-clip.y4m');
 const frames = await decodeImages(CLIP.map((f) => join(images, f)), W, H);
 writeFileSync(clipPath, y4m(frames, W, H, FRAMES_EACH));
 report('clip', { frames: CLIP.length * FRAMES_EACH, size: `${W}x${H}`, bytes: readFileSync(clipPath).length });
 
-const { proc, url } = /** @type {{proc: import('node:child_process').ChildProcess, url: string}} */ (await serve());
-const browser = await chromium.launch({
-  executablePath: chromiumPath,
-  headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-    '--disable-dev-shm-usage', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-    `--use-file-for-fake-video-capture=${clipPath}`],
-});
+const { proc, url } = await serve();
+const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${clipPath}`]);
 let failed = false;
 try {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1500, height: 1400 } });
   const origin = new URL(url).origin;
   await context.grantPermissions(['camera'], { origin });
+  watch(context, origin);
   const page = await context.newPage();
-  /** @type {string[]} */ const foreign = [];
-  context.on('request', (r) => {
-    const u = r.url();
-    if (!u.startsWith(origin) && !u.startsWith('blob:') && !u.startsWith('data:')) foreign.push(u);
-  });
-  page.on('console', (m) => { if (m.type() === 'error') console.log(`[page error] ${m.text()}`); });
-  page.on('pageerror', (e) => console.log(`[page exception] ${e.message}`));
   const shot = async (/** @type {string} */ name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   /** Wait for `fn` (in the page) or fail at once on the error banner. @param {Function} fn @param {any} [arg] @param {number} [timeout] */
   const until = async (fn, arg, timeout = 600000) => {
@@ -150,10 +125,16 @@ try {
   };
   const bannerText = async () => (await page.isVisible('#banner')) ? await page.textContent('#banner-text') : '';
 
-  // 1. the page on the selfie segmenter; the crafting batch: two of the clip's images
-  await page.goto(`${url}?backend=${backend}&model=selfie`);
+  // 1. the page on a VOC model, the camera view on the selfie segmenter; the batch: two of the clip's images
+  await page.goto(`${url}?backend=${backend}&model=${PAGE_MODEL}`);
   await until(() => document.body.dataset.firstSegmentationMs);
   await idle();
+  /** The page's own model, legend and clean maps: the camera view must not touch them. */
+  const pageState = () => page.evaluate(async () => {
+    const { state } = await import('./state.js');
+    return { model: /** @type {HTMLSelectElement} */ (document.getElementById('model')).value, info: state.info && state.info.name,
+      legend: document.querySelectorAll('#legend .chip').length, segmented: !!state.clean && state.clean.maps.length };
+  });
   assert.equal(await page.inputValue('#cam-model'), 'selfie', 'the camera view offers the selfie segmenter first');
   const firstOption = await page.$eval('#cam-model', (s) => /** @type {HTMLSelectElement} */ (s).options[0].value);
   assert.equal(firstOption, 'selfie');
@@ -165,6 +146,8 @@ try {
   const batch = await page.$$eval('#batch .thumb', (t) => t.length);
   report('batch_images', batch);
   assert.equal(batch, 2, `batch of ${batch}`);
+  const before = await pageState();
+  assert.deepEqual(before, { model: PAGE_MODEL, info: PAGE_MODEL, legend: 21, segmented: 2 });
 
   // 2. the camera before any δ: the clean stream alone (at the model's size for the video)
   await page.click('#cam-start');
@@ -191,8 +174,15 @@ try {
   report('universal_craft_s', (Date.now() - tc) / 1000);
   const uniStatus = await page.textContent('#uni-status');
   report('universal_status', uniStatus);
-  assert.match(uniStatus || '', /δ crafted on 2 image\(s\)/);
+  assert.match(uniStatus || '', /δ crafted on 3 image\(s\)/, 'the batch of 2 is topped up to 3 crafting images');
   assert.equal(await data('universal'), '256x256');
+  const crafted = JSON.parse(await data('universalImages'));
+  report('universal_crafting_images', crafted);
+  assert.ok(crafted.length === 3 && crafted[0] === 'voc/294.png' && crafted.includes('astronaut.png'), JSON.stringify(crafted));
+  const uniTable = await page.$$eval('#uni-table tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+  report('universal_table', uniTable);
+  assert.equal(uniTable.length, 2, 'crafted-on and held-apart rows');
+  assert.match(uniTable[1][0] || '', /^held apart: .*voc\/8\.png/);
   const pooled = JSON.parse(await data('universalReport'));
   report('universal_crafting_pooled', pooled);
   assert.ok(pooled.vanished > 0.2, `20 steps should hide some of the person on the crafting images: ${JSON.stringify(pooled)}`);
@@ -202,6 +192,7 @@ try {
   assert.ok(apart && typeof apart.accuracy_vs_clean === 'number', `no held-apart scores: ${uniStatus}`);
   assert.match(uniStatus || '', /held apart/);
   assert.equal(await bannerText(), '');
+  assert.deepEqual(await pageState(), before, 'the camera view keeps the page\'s model, legend and clean maps');
 
   // 5. clean and attacked side by side, fps shown, the maps differ
   await until(() => document.body.dataset.cameraMode === 'clean + attacked', undefined, 120000);
@@ -274,7 +265,8 @@ try {
   await page.keyboard.press('Tab'); // the controls are reachable by keyboard
   await shot('camera-03-stopped');
   assert.equal(await bannerText(), '');
-  assert.deepEqual(foreign, [], 'nothing leaves the page');
+  assert.deepEqual(await pageState(), before, 'the page\'s model is still the one it had');
+  checkSeen();
   console.log('camera e2e: ok');
 } catch (err) {
   failed = true;

@@ -10,33 +10,17 @@
 // (screenshot), an attack that cannot be split (PGD) says why it ran on one worker, and cancel
 // reaches every worker. Last, the 'auto' device calibration (www/calibrate.js) with the software
 // WebGPU adapter made a candidate by the test hook ?calibrate=software: it picks the CPU and says
-// why; without the hook no calibration runs.
+// why; without the hook no calibration runs. Every attack must change the maps it attacks (the
+// pool could agree with one worker on an attack that did nothing); an uncaught page error fails
+// the script.
 //
 // Usage: node tests/e2e/pool.test.mjs   (after scripts/web_build.sh; env CHROMIUM, E2E_POOL_MODEL)
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { artifacts, checkSeen, helpers, launch, report, serve, shared, watch } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
-const artifacts = join(here, 'artifacts');
-const shared = process.env.ADVSEG_SHARED || join(root, '..', 'shared');
 const model = process.env.E2E_POOL_MODEL || 'espnetv2-voc-s0.5';
-mkdirSync(artifacts, { recursive: true });
-
-/** @param {string} what @param {any} value */
-const report = (what, value) => console.log(JSON.stringify({ [what]: value }));
-
-function serve() {
-  return new Promise((resolve, reject) => {
-    const p = spawn('python3', [join(root, 'scripts', 'web_serve.py'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    p.stdout.once('data', (d) => resolve({ proc: p, url: String(d).trim() }));
-    p.once('exit', (code) => reject(new Error(`web_serve.py exited with ${code}`)));
-  });
-}
 
 const files = ['0.png', '1.png', '20.png', '114.png'].map((f) => join(shared, 'fixtures', 'images', 'voc', f));
 const b64 = files.map((f) => readFileSync(f).toString('base64'));
@@ -54,20 +38,15 @@ const attacks = {
 /** How many workers each attack runs on in the pool of 4. */
 const expectedWorkers = { untargeted: 4, targeted_image: 4, untargeted_l2: 4, sea_targeted_class: 4, pgd_restarts: 3, sea_one_image: 3 };
 
-const { proc, url } = /** @type {{proc: import('node:child_process').ChildProcess, url: string}} */ (await serve());
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage',
-    '--enable-unsafe-webgpu'],
-});
+const { proc, url } = await serve();
+const browser = await launch(['--enable-unsafe-webgpu']);
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: { width: 1500, height: 1000 } });
+  watch(context, new URL(url).origin);
   const page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') console.log(`[page error] ${m.text()}`); });
-  page.on('pageerror', (e) => console.log(`[page exception] ${e.message}`));
-  const idle = () => page.waitForFunction(() => !document.body.classList.contains('busy') && !document.getElementById('run').disabled, null, { timeout: 900000 });
+  const h = helpers(page, 'pool-');
+  const idle = h.idle;
   const open = async (/** @type {number} */ workers) => {
     await page.goto(`${url}?backend=cpu&workers=${workers}&model=${model}`);
     await page.waitForFunction(() => document.body.dataset.firstSegmentationMs, null, { timeout: 900000 });
@@ -108,6 +87,12 @@ try {
       assert.equal(r.workers, workers, `${name}: the pool has ${r.workers} workers`);
       assert.equal(r.split.workers, workers === 1 ? 1 : expectedWorkers[/** @type {keyof typeof expectedWorkers} */ (name)], `${name}: ran on ${JSON.stringify(r.split)}`);
       report(`${name}_workers${workers}`, { ms: Math.round(r.ms), size: r.size, steps: r.report.steps_run, split: r.split, seconds: r.report.seconds });
+      // the attack did something: some adversarial maps differ from the clean ones, and the
+      // pooled agreement with the clean map (untargeted) or the target (targeted) moved its way
+      const changedMaps = r.maps.adversarial_maps.filter((/** @type {string} */ m, /** @type {number} */ k) => m !== r.maps.clean[k]).length;
+      const q = r.report.overall.quantized;
+      const moved = r.report.targeted ? q.vs_target.agreement > r.report.overall.clean.vs_target.agreement : q.vs_clean.pixel_accuracy < 1;
+      assert.ok(changedMaps > 0 && moved, `${name} on ${workers} worker(s) changes the maps: ${changedMaps} changed, ${JSON.stringify(q.vs_clean)}`);
       results[workers][name] = r;
     }
   }
@@ -142,14 +127,12 @@ try {
   await page.setInputFiles('#file', files.slice(1));
   await page.waitForFunction((n) => Number(document.body.dataset.segmentations) > n, before, { timeout: 900000 });
   await idle();
+  await page.click('#advanced summary');
   await page.selectOption('#max-side', '256');
   await idle();
   assert.equal(await page.$$eval('#batch .thumb', (t) => t.length), 4);
   await page.fill('#steps', '2');
-  await page.click('#run');
-  await page.waitForFunction(() => document.body.classList.contains('busy')).catch(() => {});
-  await idle();
-  assert.ok(!(await page.isVisible('#banner')), `no error: ${await page.textContent('#banner-text')}`);
+  await h.run();
   const stage = await page.textContent('#stage') || '';
   report('form_stage', stage);
   assert.match(stage, /4 workers/);
@@ -158,10 +141,13 @@ try {
 
   // cancel reaches every worker: a long run stops, and the page runs again afterwards
   await page.fill('#steps', '200');
-  await page.click('#run');
-  await page.waitForFunction(() => /step [1-9]/.test(document.getElementById('stage')?.textContent || ''), null, { timeout: 900000 });
-  const tc = Date.now();
-  await page.click('#cancel');
+  let tc = 0;
+  await h.runBy(async () => {
+    await page.click('#run');
+    await page.waitForFunction(() => /step [1-9]/.test(document.getElementById('stage')?.textContent || ''), null, { timeout: 900000 });
+    tc = Date.now();
+    await page.click('#cancel');
+  }, 'cancelled');
   await idle();
   report('cancel_s', (Date.now() - tc) / 1000);
   const busy = await page.evaluate(async () => {
@@ -170,9 +156,7 @@ try {
   });
   assert.deepEqual(busy, [0, 0, 0, 0], 'no worker has a call left after the cancel');
   await page.fill('#steps', '1');
-  await page.click('#run');
-  await page.waitForFunction(() => document.body.classList.contains('busy')).catch(() => {});
-  await idle();
+  await h.run();
   assert.match(await page.textContent('#stage') || '', /1 steps in .*4 workers/);
   await page.screenshot({ path: join(artifacts, 'pool-02-after-cancel.png'), fullPage: true });
 
@@ -198,6 +182,8 @@ try {
   const plain = await loaded('backend=auto&model=deeplabv3-mnv2-voc');
   assert.equal(plain.calibration, '');
   assert.match(plain.badge || '', /CPU/);
+  checkSeen();
+  console.log('pool e2e: all checks passed');
 } catch (e) {
   failed = true;
   console.error(e);

@@ -112,7 +112,7 @@ impl<'a> Worker<'a> {
             true => self.clean_maps(seg, transfer, start, &c.x)?.swap_remove(t - start),
             false => ClassMap { width: 0, height: 0, data: Vec::new() },
         };
-        Ok(Some(TargetImage { index: t, clean, ground_truth: c.items[t - start].gt.clone() }))
+        Ok(Some(TargetImage { clean, ground_truth: c.items[t - start].gt.clone() }))
     }
 
     /// Do `unit`.

@@ -11,6 +11,7 @@ use crate::attack::ensemble::restarts::{self, run_with_restarts};
 use crate::attack::ensemble::{sea, worst_case};
 use crate::attack::loops::common::Observer;
 use crate::attack::loops::outcome::AttackResult;
+use crate::attack::losses::loss::LossKind;
 use crate::attack::report::attack_report::{ATTACK_SCHEMA, AttackReport, DefenseInfo, Named, References, scores};
 use crate::attack::report::budget::Budget;
 use crate::attack::settings::{AttackKind, Member, PgdConfig};
@@ -130,6 +131,13 @@ impl Setup {
         let first = images.first().ok_or_else(|| Error::InvalidArgument("no images given (an empty batch)".into()))?;
         let (w, h) = (first.image.width() as usize, first.image.height() as usize);
         model.spec.check_size(w, h)?;
+        if spec.losses_used().contains(&LossKind::BalancedCeVoc) && model.spec.num_classes() != 21 {
+            return Err(Error::InvalidArgument(format!(
+                "loss 'balanced-ce-voc' weighs PASCAL VOC's 21 classes; {} has {} (use 'balanced-ce')",
+                model.spec.name,
+                model.spec.num_classes()
+            )));
+        }
         if let Some(b) = images.iter().find(|b| (b.image.width() as usize, b.image.height() as usize) != (w, h)) {
             return Err(Error::Shape(format!("image '{}' is {}×{}, the batch {w}×{h}: resize every image to one size", b.name, b.image.width(), b.image.height())));
         }

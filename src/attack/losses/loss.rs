@@ -57,16 +57,27 @@ pub enum LossKind {
     /// Masked CE with per-class weights balancing the reference classes' pixel counts (SEA).
     #[serde(rename = "balanced-ce")]
     BalancedCe,
+    /// Masked CE with SEA's authors' fixed PASCAL VOC class weights ([`sea::VOC_WEIGHTS`];
+    /// 21-class models only).
+    #[serde(rename = "balanced-ce-voc")]
+    BalancedCeVoc,
     /// Jensen–Shannon divergence between the softmax and the one-hot reference (SEA).
     Js,
 }
 
 impl LossKind {
     /// Every loss, in the order the error for an unknown name lists them.
-    pub const ALL: [LossKind; 6] =
-        [LossKind::Ce, LossKind::SegPgd, LossKind::CosPgd, LossKind::MaskedCe, LossKind::BalancedCe, LossKind::Js];
+    pub const ALL: [LossKind; 7] = [
+        LossKind::Ce,
+        LossKind::SegPgd,
+        LossKind::CosPgd,
+        LossKind::MaskedCe,
+        LossKind::BalancedCe,
+        LossKind::BalancedCeVoc,
+        LossKind::Js,
+    ];
 
-    /// SEA's losses: its default ensemble ([`crate::attack::sea()`]).
+    /// SEA's losses: its default ensemble ([`crate::attack::ensemble::sea`]).
     pub const SEA: [LossKind; 3] = [LossKind::MaskedCe, LossKind::BalancedCe, LossKind::Js];
 
     /// Its name in specs (`ce`, `segpgd`, `masked-ce`, …).
@@ -77,6 +88,7 @@ impl LossKind {
             LossKind::CosPgd => "cospgd",
             LossKind::MaskedCe => "masked-ce",
             LossKind::BalancedCe => "balanced-ce",
+            LossKind::BalancedCeVoc => "balanced-ce-voc",
             LossKind::Js => "js",
         }
     }
@@ -89,6 +101,7 @@ impl LossKind {
             LossKind::CosPgd => "CosPGD",
             LossKind::MaskedCe => "masked CE",
             LossKind::BalancedCe => "balanced masked CE",
+            LossKind::BalancedCeVoc => "balanced masked CE (SEA's fixed VOC weights)",
             LossKind::Js => "Jensen–Shannon",
         }
     }
@@ -109,6 +122,7 @@ impl std::str::FromStr for LossKind {
             "cospgd" => Ok(LossKind::CosPgd),
             "masked-ce" | "maskedce" | "mask-ce" => Ok(LossKind::MaskedCe),
             "balanced-ce" | "balanced-masked-ce" => Ok(LossKind::BalancedCe),
+            "balanced-ce-voc" => Ok(LossKind::BalancedCeVoc),
             "js" | "jensen-shannon" => Ok(LossKind::Js),
             other => {
                 let all: Vec<String> = LossKind::ALL.iter().map(ToString::to_string).collect();
@@ -241,6 +255,7 @@ fn pixel_loss(
         }
         LossKind::MaskedCe => sea::not_yet_won(pred, targets, targeted),
         LossKind::BalancedCe => sea::not_yet_won(pred, targets, targeted).mul(targets.balance.clone()),
+        LossKind::BalancedCeVoc => sea::not_yet_won(pred, targets, targeted).mul(sea::voc_weights(targets)),
     };
     let ce = log_softmax(logits, 1).gather(1, targets.classes.clone()).neg(); // [N, 1, H, W]
     ce.mul(weights)
@@ -316,7 +331,7 @@ mod tests {
             let w = match kind {
                 LossKind::CosPgd => cos(&[0.0, 1.0, 0.0], 2),
                 // pixel 1 is wrong: λ_0 = 0, and masked out
-                LossKind::SegPgd | LossKind::MaskedCe | LossKind::BalancedCe => 0.0,
+                LossKind::SegPgd | LossKind::MaskedCe | LossKind::BalancedCe | LossKind::BalancedCeVoc => 0.0,
                 LossKind::Ce | LossKind::Js => 1.0,
             };
             assert!((l - w * ce(&[0.0, 1.0, 0.0], 2)).abs() < 1e-5, "{kind}: {l}");

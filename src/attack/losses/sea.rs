@@ -12,6 +12,8 @@
 //!   the number of classes present in the image's reference map and `V` its valid pixels: each
 //!   class weighs as much as any other (small objects count as much as the background), and
 //!   the weights of an unmasked image still average to 1.
+//! - **balanced masked CE with fixed weights** (`balanced-ce-voc`): masked CE weighted by SEA's
+//!   authors' fixed PASCAL VOC class weights ([`VOC_WEIGHTS`]), as their code's `mask-ce-bal`;
 //! - **Jensen–Shannon divergence** between the softmax `p_i` and the one-hot reference `e_y`:
 //!   with `M = (p + e_y) / 2`, `JS = ½ KL(p ‖ M) + ½ KL(e_y ‖ M)`, which only depends on
 //!   `q = p_y`:
@@ -40,6 +42,27 @@ pub(in crate::attack) fn not_yet_won(pred: Tensor<4, Int>, targets: &PixelTarget
     } else {
         zeros.mask_where(at_reference, targets.valid.clone())
     }
+}
+
+/// SEA's authors' class weights for PASCAL VOC's 21 classes (background first), with which their
+/// code's balanced masked CE (`mask-ce-bal`) weighs each pixel's CE by its reference class
+/// (`VOC_WTS` in `semseg/utils/utils.py` of their Robust-Segmentation repository): a fixed
+/// prior, where [`class_balance`] balances each image's own classes.
+pub const VOC_WEIGHTS: [f32; 21] = [
+    0.0007, 0.0531, 0.1394, 0.0500, 0.0814, 0.0575, 0.0256, 0.0312, 0.0198, 0.0626, 0.0382, 0.0457, 0.0212, 0.0404, 0.0421,
+    0.0089, 0.0915, 0.0585, 0.0366, 0.0279, 0.0677,
+];
+
+/// [`VOC_WEIGHTS`] of each pixel's reference class `[N, 1, H, W]` (0 on void pixels; classes
+/// beyond VOC's 21 weigh 0 — [`crate::attack::Setup`] refuses the loss for other models).
+pub(crate) fn voc_weights(targets: &PixelTargets) -> Tensor<4> {
+    let [n, _, h, w] = targets.classes.dims();
+    let device = targets.valid.device();
+    let mut table = VOC_WEIGHTS.to_vec();
+    table.resize(256, 0.0);
+    let table = Tensor::<1>::from_data(burn::tensor::TensorData::new(table, [256]), &device);
+    let idx = targets.classes.clone().reshape([n * h * w]);
+    table.select(0, idx).reshape([n, 1, h, w]).mul(targets.valid.clone())
 }
 
 /// The Jensen–Shannon divergence between `softmax(logits)` and the one-hot reference per pixel,
@@ -138,6 +161,20 @@ mod tests {
         let l = scalar(segmentation_loss(LossKind::BalancedCe, logits, pred, &t, false, 0, 1));
         let want = (0.75 * ce(&Z[0], 0) + 0.75 * ce(&Z[1], 0)) / 3.0;
         assert!((l - want).abs() < 1e-5, "{l} vs {want}");
+    }
+
+    #[test]
+    fn fixed_voc_weights_follow_the_reference_class_and_the_mask() {
+        // reference 0, 2, 15 (background, bicycle, person); prediction 0, 0, 1: pixel 0 is won
+        let d = backend::cpu();
+        let t = PixelTargets::new(&[ClassMap { width: 3, height: 1, data: vec![0, 2, 15] }], &d).unwrap();
+        let w = voc_weights(&t).into_data().try_into_vec_as::<f32>().unwrap();
+        assert_eq!(w, vec![VOC_WEIGHTS[0], VOC_WEIGHTS[2], VOC_WEIGHTS[15]]);
+        let (logits, pred, t) = case(Z, vec![0, 2, 1]);
+        let l = scalar(segmentation_loss(LossKind::BalancedCeVoc, logits, pred, &t, false, 0, 1));
+        // predictions 0, 0, 1: pixels 0 and 2 still right, pixel 1 (reference 2) fooled
+        let want = (f64::from(VOC_WEIGHTS[0]) * ce(&Z[0], 0) + f64::from(VOC_WEIGHTS[1]) * ce(&Z[2], 1)) / 3.0;
+        assert!((l - want).abs() < 1e-6, "{l} vs {want}");
     }
 
     #[test]

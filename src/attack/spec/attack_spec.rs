@@ -409,6 +409,17 @@ impl AttackSpec {
         }
     }
 
+    /// Every loss the attack optimises (its own, SEA's, its members').
+    pub fn losses_used(&self) -> Vec<LossKind> {
+        let own = match self.kind {
+            AttackKind::Sea => self.losses.clone().unwrap_or_else(|| LossKind::SEA.to_vec()),
+            AttackKind::WorstCase => Vec::new(),
+            _ => vec![self.loss],
+        };
+        let members = self.members.iter().flatten().filter_map(|m| m.within(self).ok()).flat_map(|m| m.losses_used());
+        own.into_iter().chain(members).collect()
+    }
+
     /// Gradient steps of one run (default 10; SEA: [`SEA_STEPS`] per loss).
     pub fn steps(&self) -> usize {
         self.steps.unwrap_or(if self.kind == AttackKind::Sea { SEA_STEPS } else { 10 })

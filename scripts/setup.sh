@@ -68,7 +68,7 @@ fi
 wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$wbg" ]; then
   echo "setup: cargo install wasm-bindgen-cli $wbg (crates.io; cold: about 3 min on 2 cores)"
-  cargo install -q wasm-bindgen-cli --version "=$wbg" --locked --no-default-features --force
+  cargo install -q wasm-bindgen-cli --version "=$wbg" --no-default-features --force
 fi
 if [ $mode != demo ] && ! command -v wasm-pack >/dev/null; then
   echo "setup: cargo install wasm-pack (crates.io)"

@@ -5,8 +5,9 @@
 #    the `ci` profile so it reuses the wasm32 build's dependencies;
 # 2. the end-to-end tests of the page (tests/e2e/*.test.mjs, playwright-core) on the ci-profile
 #    bundle from scripts/web_build.sh: page.test.mjs (every mode on the CPU backend, then the
-#    page on WebGPU; E2E_WEBGPU=0 leaves that part out), camera, teach (and dist/ on a plain
-#    static server), pool. Screenshots and downloads land in tests/e2e/artifacts/.
+#    page on WebGPU; E2E_WEBGPU=0 leaves that part out), then every other tests/e2e/*.test.mjs
+#    (camera, teach with dist/ on a plain static server, pool, …). Screenshots and downloads land
+#    in tests/e2e/artifacts/.
 # What cannot run (no Chromium, no shared fixtures, no playwright-core) is skipped with its
 # reason (advseg_skip: counted by test.sh, a failure under ADVSEG_FORBID_SKIPS=1).
 set -uo pipefail
@@ -41,7 +42,8 @@ else
   if [ "${E2E_WEBGPU:-1}" = 0 ]; then
     advseg_skip "tests/e2e/page.test.mjs, its WebGPU part" "E2E_WEBGPU=0" || failed+=(page.test.mjs)
   fi
-  for t in page camera teach pool; do
+  # every tests/e2e/*.test.mjs, the page's own first
+  for t in page $(cd tests/e2e && ls -- *.test.mjs | sed 's/\.test\.mjs$//' | grep -vx page); do
     echo "== browser: tests/e2e/$t.test.mjs"
     t0=$SECONDS
     # the "script test" lines are counted in test.sh's closing line

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The demo, up fast: install what it needs (scripts/setup.sh --demo: the wasm32 target,
-# wasm-bindgen's CLI, the weights), build the browser bundle with the `ci` profile (optimised,
-# no LTO, no wasm-opt), link the weights and sample images into www/, and serve www/ on
+# The demo, up fast: install what it needs (the wasm32 target, the weights; wasm-bindgen's CLI
+# while the bundle builds), build the browser bundle with the `ci` profile (optimised, no LTO,
+# no wasm-opt), link the weights and sample images into www/, and serve www/ on
 # http://127.0.0.1:8080/ (the URL is printed; Ctrl+C stops it). Each step prints what it does
 # and how long it took.
 #
@@ -32,13 +32,13 @@ if [ $mode = release ]; then
   say "2/3 building the release bundle (wasm-pack, LTO, then wasm-opt -Oz; cold: tens of minutes on two cores)"
   scripts/web_build.sh --release
 else
-  say "1/3 setup (scripts/setup.sh --demo: wasm32 target, wasm-bindgen's CLI, weights; each only if missing)"
-  scripts/setup.sh --demo
+  say "1/3 setup (scripts/setup.sh: the wasm32 target and the weights, each only if missing)"
+  scripts/setup.sh --demo --only target,weights
   source scripts/env.sh
   if [ -f "$CARGO_TARGET_DIR/wasm32-unknown-unknown/ci/advseg.wasm" ]; then
     say "2/3 building the wasm bundle (cargo, ci profile; only what changed is rebuilt)"
   else
-    say "2/3 building the wasm bundle (cargo, ci profile, into $CARGO_TARGET_DIR; cold: about 6 min on two cores, warm: seconds)"
+    say "2/3 building the wasm bundle (cargo, ci profile, into $CARGO_TARGET_DIR; cold: about 6 min on two cores, warm: seconds), and installing wasm-bindgen's CLI beside it if missing"
   fi
   scripts/web_build.sh
 fi

@@ -2,10 +2,12 @@
 # Install what the demo or the tests need, from package registries only. Idempotent: each tool
 # is installed only when missing, and every install says what it is and why.
 #
-# Usage: scripts/setup.sh [--demo | --release]
+# Usage: scripts/setup.sh [--demo | --release] [--only PARTS]
 #   (default)  what scripts/test.sh needs: everything below
 #   --demo     what scripts/demo.sh needs: the wasm32 Rust target, wasm-bindgen's CLI, the weights
 #   --release  the demo's, plus wasm-pack and binaryen (the optimised bundle of build_site.sh)
+#   --only     of those, only PARTS (comma-separated: apt, target, bindgen, wasm-pack, npm, weights);
+#              demo.sh installs wasm-bindgen's CLI while the wasm bundle builds
 #
 # - Debian (tests only): Mesa's Vulkan drivers (lavapipe: wgpu's software Vulkan adapter),
 #   Chromium and its WebDriver (the browser tests), Node.js and npm, Slurm and munge (the cluster
@@ -20,14 +22,20 @@
 #   converted from the published originals).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=tests
-case "${1:-}" in
-  "") ;;
-  --demo) mode=demo ;;
-  --release) mode=release ;;
-  *) echo "setup.sh: unknown option '$1' (expected --demo or --release)" >&2; exit 2 ;;
-esac
+mode=tests only=apt,target,bindgen,wasm-pack,npm,weights
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --demo) mode=demo ;;
+    --release) mode=release ;;
+    --only) only="$2"; shift ;;
+    *) echo "setup.sh: unknown option '$1' (expected --demo, --release or --only PARTS)" >&2; exit 2 ;;
+  esac
+  shift
+done
+want() { case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 source scripts/env.sh
+# cargo install builds outside the project's build folders, so that it can run beside a build
+tools_target="$CARGO_TARGET_DIR/tools"
 
 # root, or sudo without a password prompt; else nothing (returns 1)
 as_root() {
@@ -37,7 +45,7 @@ as_root() {
   fi
 }
 
-if [ $mode = tests ]; then
+if [ $mode = tests ] && want apt; then
   need_apt=()
   ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need_apt+=(mesa-vulkan-drivers)
   [ -x /usr/bin/chromium ] || need_apt+=(chromium)
@@ -60,21 +68,21 @@ if [ $mode = tests ]; then
   fi
 fi
 
-if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
+if want target && ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
   echo "setup: rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
 # wasm-bindgen's CLI must be exactly the library's version (Cargo.lock)
 wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$wbg" ]; then
+if want bindgen && [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$wbg" ]; then
   echo "setup: cargo install wasm-bindgen-cli $wbg (crates.io; cold: about 3 min on 2 cores)"
-  cargo install -q wasm-bindgen-cli --version "=$wbg" --no-default-features --force
+  CARGO_TARGET_DIR="$tools_target" cargo install -q wasm-bindgen-cli --version "=$wbg" --no-default-features --force
 fi
-if [ $mode != demo ] && ! command -v wasm-pack >/dev/null; then
+if [ $mode != demo ] && want wasm-pack && ! command -v wasm-pack >/dev/null; then
   echo "setup: cargo install wasm-pack (crates.io)"
-  cargo install -q wasm-pack --locked
+  CARGO_TARGET_DIR="$tools_target" cargo install -q wasm-pack --locked
 fi
-if [ $mode = tests ] && [ ! -d tests/e2e/node_modules/playwright-core ]; then
+if [ $mode = tests ] && want npm && [ ! -d tests/e2e/node_modules/playwright-core ]; then
   if command -v npm >/dev/null; then
     echo "setup: npm ci (tests/e2e: playwright-core)"
     npm ci --prefix tests/e2e --no-audit --no-fund >/dev/null
@@ -82,7 +90,7 @@ if [ $mode = tests ] && [ ! -d tests/e2e/node_modules/playwright-core ]; then
     echo "setup: no npm: tests/e2e cannot get playwright-core; the end-to-end tests will skip and say so" >&2
   fi
 fi
-if [ $mode != demo ] && [ ! -x "$ADVSEG_TOOLS/node_modules/.bin/wasm-opt" ]; then
+if [ $mode != demo ] && want npm && [ ! -x "$ADVSEG_TOOLS/node_modules/.bin/wasm-opt" ]; then
   if command -v npm >/dev/null; then
     echo "setup: npm install binaryen@132 (wasm-opt, into $ADVSEG_TOOLS)"
     mkdir -p "$ADVSEG_TOOLS"
@@ -92,4 +100,4 @@ if [ $mode != demo ] && [ ! -x "$ADVSEG_TOOLS/node_modules/.bin/wasm-opt" ]; the
     exit 1
   fi
 fi
-weights/fetch.sh >/dev/null
+if want weights; then weights/fetch.sh >/dev/null; fi

@@ -14,6 +14,8 @@ if [ -d "$ADVSEG_SHARED" ]; then ADVSEG_SHARED="$(cd "$ADVSEG_SHARED" && pwd)"; 
 export ADVSEG_TOOLS="${ADVSEG_TOOLS:-$HOME/.cache/advseg/tools}"
 export ADVSEG_BIN="$CARGO_TARGET_DIR/ci/advseg"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$ADVSEG_TOOLS/node_modules/.bin:$PATH"
+# the daemons of the Slurm test (slurmctld, slurmd, munged) live in sbin, which a user's PATH may lack
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
 
 # advseg_skip NAME REASON: NAME does not run because of REASON. Says so on stderr and appends
 # "NAME: REASON" to $ADVSEG_SKIP_LOG (scripts/test.sh counts the lines in its closing line, as

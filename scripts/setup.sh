@@ -5,7 +5,8 @@
 # Usage: scripts/setup.sh [--demo | --release] [--only PARTS]
 #   (default)  what scripts/test.sh needs: everything below
 #   --demo     what scripts/demo.sh needs: the wasm32 Rust target, wasm-bindgen's CLI, the weights
-#   --release  the demo's, plus wasm-pack and binaryen (the optimised bundle of build_site.sh)
+#   --release  the demo's, plus wasm-pack and binaryen (the optimised bundle of build_site.sh; the
+#              tests use neither wasm-opt nor that bundle)
 #   --only     of those, only PARTS (comma-separated: apt, target, bindgen, wasm-pack, npm, weights);
 #              demo.sh installs wasm-bindgen's CLI while the wasm bundle builds
 #
@@ -16,8 +17,7 @@
 #   need them skip, each saying why (scripts/test.sh counts the skips; .ci/run fails on any).
 # - rustup: the wasm32 target; crates.io: wasm-bindgen-cli (the version pinned in Cargo.lock,
 #   without its TLS features, which only its test runner's downloads use) and wasm-pack;
-#   npm: playwright-core (tests/e2e) and binaryen (wasm-opt for the release bundle, in
-#   $ADVSEG_TOOLS);
+#   npm: playwright-core (tests/e2e) and, with --release, binaryen (wasm-opt, in $ADVSEG_TOOLS);
 # - the model weights (weights/fetch.sh: copied from ../shared/weights, sha256-checked, or
 #   converted from the published originals).
 set -euo pipefail
@@ -85,19 +85,16 @@ fi
 if [ $mode = tests ] && want npm && [ ! -d tests/e2e/node_modules/playwright-core ]; then
   if command -v npm >/dev/null; then
     echo "setup: npm ci (tests/e2e: playwright-core)"
-    npm ci --prefix tests/e2e --no-audit --no-fund >/dev/null
+    npm ci --prefix tests/e2e --no-audit --no-fund >/dev/null ||
+      echo "setup: npm ci in tests/e2e failed; the end-to-end tests will skip and say so" >&2
   else
     echo "setup: no npm: tests/e2e cannot get playwright-core; the end-to-end tests will skip and say so" >&2
   fi
 fi
-if [ $mode != demo ] && want npm && [ ! -x "$ADVSEG_TOOLS/node_modules/.bin/wasm-opt" ]; then
-  if command -v npm >/dev/null; then
-    echo "setup: npm install binaryen@132 (wasm-opt, into $ADVSEG_TOOLS)"
-    mkdir -p "$ADVSEG_TOOLS"
-    npm install --prefix "$ADVSEG_TOOLS" --no-audit --no-fund binaryen@132 >/dev/null
-  elif [ $mode = release ]; then
-    echo "setup: the release bundle needs npm (binaryen's wasm-opt): install Node.js and npm" >&2
-    exit 1
-  fi
+if [ $mode = release ] && want npm && [ ! -x "$ADVSEG_TOOLS/node_modules/.bin/wasm-opt" ]; then
+  command -v npm >/dev/null || { echo "setup: the release bundle needs npm (binaryen's wasm-opt): install Node.js and npm" >&2; exit 1; }
+  echo "setup: npm install binaryen@132 (wasm-opt, into $ADVSEG_TOOLS)"
+  mkdir -p "$ADVSEG_TOOLS"
+  npm install --prefix "$ADVSEG_TOOLS" --no-audit --no-fund binaryen@132 >/dev/null
 fi
 if want weights; then weights/fetch.sh >/dev/null; fi

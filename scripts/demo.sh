@@ -38,7 +38,7 @@ else
   if [ -f "$CARGO_TARGET_DIR/wasm32-unknown-unknown/ci/advseg.wasm" ]; then
     say "2/3 building the wasm bundle (cargo, ci profile; only what changed is rebuilt)"
   else
-    say "2/3 building the wasm bundle (cargo, ci profile, into $CARGO_TARGET_DIR; cold: about 6 min on two cores, warm: seconds), and installing wasm-bindgen's CLI beside it if missing"
+    say "2/3 building the wasm bundle (cargo, ci profile, into $CARGO_TARGET_DIR; cold: about 1,900 CPU-seconds, a quarter of an hour on two idle cores; warm: seconds), and installing wasm-bindgen's CLI beside it if missing"
   fi
   scripts/web_build.sh
 fi

@@ -75,7 +75,7 @@ fi
 # wasm-bindgen's CLI must be exactly the library's version (Cargo.lock)
 wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 if want bindgen && [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$wbg" ]; then
-  echo "setup: cargo install wasm-bindgen-cli $wbg (crates.io; cold: about 3 min on 2 cores)"
+  echo "setup: cargo install wasm-bindgen-cli $wbg (crates.io; about 300 CPU-seconds: 2.5 min on two idle cores)"
   CARGO_TARGET_DIR="$tools_target" cargo install -q wasm-bindgen-cli --version "=$wbg" --no-default-features --force
 fi
 if [ $mode != demo ] && want wasm-pack && ! command -v wasm-pack >/dev/null; then

@@ -3,11 +3,11 @@
 # while the bundle builds), build the browser bundle with the `ci` profile (optimised, no LTO,
 # no wasm-opt), link the weights and sample images into www/, and serve www/ on
 # http://127.0.0.1:8080/ (the URL is printed; Ctrl+C stops it). Each step prints what it does
-# and how long it took.
+# and the seconds since the start.
 #
 # Usage: scripts/demo.sh [--release] [--port N]
 #   --release  the bundle that build_site.sh publishes: LTO, one codegen unit, then wasm-opt -Oz
-#              (a 16 MB instead of a 38 MB wasm; tens of minutes on two cores instead of minutes)
+#              (a 16 MB instead of a 38 MB wasm; about 40 min cold on two cores instead of 15)
 #   --port N   serve on port N (0: any free port)
 # The command-line demo is scripts/demo_cli.sh.
 set -euo pipefail

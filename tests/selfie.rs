@@ -99,17 +99,8 @@ fn masks_match_mediapipe_on_wgpu() {
     if common::skip_without_fixtures("masks_match_mediapipe_on_wgpu") {
         return;
     }
-    match backend::wgpu() {
-        Ok(device) => {
-            println!("wgpu adapter: {}", backend::describe(&device));
-            check_masks(&device, "wgpu");
-        }
-        Err(e) => {
-            if std::env::var("ADVSEG_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
-                panic!("masks_match_mediapipe_on_wgpu: wgpu is required (ADVSEG_REQUIRE_WGPU=1) but unavailable: {e}");
-            }
-            eprintln!("masks_match_mediapipe_on_wgpu: SKIPPED: no wgpu adapter ({e}); install mesa-vulkan-drivers");
-        }
+    if let Some(device) = common::wgpu_or_skip("masks_match_mediapipe_on_wgpu") {
+        check_masks(&device, "wgpu");
     }
 }
 

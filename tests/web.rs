@@ -19,12 +19,13 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
 const MODEL: &str = "deeplabv3-mnv2-voc";
+// the shared fixtures are found through ADVSEG_SHARED at build time (scripts/env.sh sets it)
 const WEIGHTS: &[u8] = include_bytes!("../weights/deeplabv3_mnv2_257_voc.safetensors");
-const IMAGE: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/images/voc/294.png"));
+const IMAGE: &[u8] = include_bytes!(concat!(env!("ADVSEG_SHARED"), "/fixtures/images/voc/294.png"));
 /// PyTorch's argmax map of DeepLab on voc/294 at 257×257; the native code agrees with it on
 /// ≥ 99.999 % of pixels (tests/zoo.rs).
 const REFERENCE: &[u8] =
-    include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/reference/argmax/deeplabv3_mnv2_257_voc/voc_294.png"));
+    include_bytes!(concat!(env!("ADVSEG_SHARED"), "/fixtures/reference/argmax/deeplabv3_mnv2_257_voc/voc_294.png"));
 
 fn get(v: &JsValue, key: &str) -> JsValue {
     Reflect::get(v, &JsValue::from_str(key)).unwrap()

@@ -108,7 +108,7 @@ async fn check_backend(backend: &str) {
     let cb: &Function = progress.as_ref().unchecked_ref();
     let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone()))).await.unwrap();
     let rep = get(&r, "report");
-    assert_eq!(get(&rep, "schema").as_string().as_deref(), Some("advseg.attack/1"));
+    assert_eq!(get(&rep, "schema").as_string().as_deref(), Some("advseg.attack/2"));
     assert_eq!(num(&rep, "steps_run"), 2.0);
     web_sys::console::log_1(&format!("{backend}: 2-step untargeted attack {:.2} s (first)", num(&rep, "seconds")).into());
     let attack_steps: Vec<JsValue> = steps.iter().filter(|p| get(p, "stage").as_string().as_deref() == Some("attack")).collect();

@@ -110,7 +110,8 @@ fn target_names(spec: &AttackSpec, model: &Segmenter, names: &[String]) -> Resul
 /// experiments ([`crate::experiment`]) share — the spec validated once, the images checked
 /// against the model, the loop's settings, the goal and the defended model.
 pub struct Setup {
-    /// The spec, validated, with its kind's defaults written out ([`AttackSpec::resolved`]).
+    /// The spec, validated, with its kind's defaults for the model written out
+    /// ([`AttackSpec::for_model`]).
     pub spec: AttackSpec,
     /// The loop's settings (8-bit results on).
     pub cfg: PgdConfig,
@@ -128,6 +129,7 @@ impl Setup {
     /// an experiment: [`GoalInputs::target_image`]) and `seed` for the random start.
     pub fn new(model: &Segmenter, images: &[BatchImage], spec: &AttackSpec, maps: GoalMaps, target_image: Option<ClassMap>, seed: u64) -> Result<Setup> {
         spec.validate()?;
+        let spec = &spec.for_model(model.spec);
         let first = images.first().ok_or_else(|| Error::InvalidArgument("no images given (an empty batch)".into()))?;
         let (w, h) = (first.image.width() as usize, first.image.height() as usize);
         model.spec.check_size(w, h)?;
@@ -148,7 +150,7 @@ impl Setup {
         let goal = spec.goal(&inputs)?;
         let defense = defended_model(model, spec)?;
         let clean01 = images.iter().map(|b| to_tensor01(&b.image)).collect();
-        Ok(Setup { spec: spec.resolved(), cfg, goal, defense, clean01 })
+        Ok(Setup { spec: spec.clone(), cfg, goal, defense, clean01 })
     }
 
     /// The batch as a tensor on `model`'s device.

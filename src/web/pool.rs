@@ -329,6 +329,6 @@ fn merged(inner: &Inner, images: Array, w: usize, h: usize, options: JsValue, r:
     if r.clean_maps.len() != imgs.len() {
         return Err(Error::InvalidArgument(format!("the parts hold {} images, the batch {}", r.clean_maps.len(), imgs.len())));
     }
-    let out = assemble(&inner.model, &batch_images(&imgs, 0), &spec.resolved(), r, None, None)?;
+    let out = assemble(&inner.model, &batch_images(&imgs, 0), &spec.for_model(inner.spec), r, None, None)?;
     attacked(out, &imgs, w, h, &inner.backend, seconds)
 }

@@ -80,6 +80,10 @@ impl LossKind {
     /// SEA's losses: its default ensemble ([`crate::attack::ensemble::sea`]).
     pub const SEA: [LossKind; 3] = [LossKind::MaskedCe, LossKind::BalancedCe, LossKind::Js];
 
+    /// SEA's losses on PASCAL VOC models, as its authors run them: the balanced loss with their
+    /// fixed VOC class weights ([`crate::attack::AttackSpec::for_model`]).
+    pub const SEA_VOC: [LossKind; 3] = [LossKind::MaskedCe, LossKind::BalancedCeVoc, LossKind::Js];
+
     /// Its name in specs (`ce`, `segpgd`, `masked-ce`, …).
     pub fn name(self) -> &'static str {
         match self {

@@ -453,6 +453,27 @@ impl AttackSpec {
         }
     }
 
+    /// The spec for `model`: [`Self::resolved`], and SEA's default losses where the model is a
+    /// PASCAL VOC one — masked CE, balanced masked CE with the authors' fixed VOC weights
+    /// (`balanced-ce-voc`, what their code runs on VOC; per-image weights leave DeepLabV3 at
+    /// ε = 1/255 with pooled accuracy 0.0205 where the fixed ones reach 0.0000, docs/results.md),
+    /// JS; elsewhere [`LossKind::SEA`] (per-image class weights).
+    pub fn for_model(&self, model: &ModelSpec) -> AttackSpec {
+        let mut spec = self.resolved();
+        if spec.kind == AttackKind::Sea && spec.losses.is_none() && model.dataset == crate::data::Dataset::Voc {
+            spec.losses = Some(LossKind::SEA_VOC.to_vec());
+        }
+        spec.members = spec.members.map(|list| {
+            list.into_iter()
+                .map(|m| match (m.kind, &m.losses) {
+                    (AttackKind::Sea, None) if model.dataset == crate::data::Dataset::Voc => MemberSpec { losses: Some(LossKind::SEA_VOC.to_vec()), ..m },
+                    _ => m,
+                })
+                .collect()
+        });
+        spec
+    }
+
     /// Every gradient step of the attack, over all its runs (what a progress bar counts).
     pub fn total_steps(&self) -> Result<usize> {
         Ok(self.pgd_config(self.radius()?.value, self.seed)?.total_steps(self.kind))
@@ -601,6 +622,21 @@ mod tests {
         assert_eq!(AttackSpec::from_json(&serde_json::to_string(&r).unwrap()).unwrap(), r);
         // SEA at ε = 0 runs without the schedule rather than failing
         assert!(!AttackSpec { eps: vec![Radius::of(0.0)], ..sea }.pgd_config(0.0, 0).unwrap().radius_schedule);
+    }
+
+    #[test]
+    fn sea_on_voc_models_uses_the_authors_fixed_class_weights() {
+        let voc = crate::model::zoo::spec("deeplabv3-mnv2-voc").unwrap();
+        let city = crate::model::zoo::spec("espnetv2-city").unwrap();
+        let sea = AttackSpec::from_json(r#"{"kind": "sea"}"#).unwrap();
+        assert_eq!(sea.for_model(voc).losses, Some(LossKind::SEA_VOC.to_vec()));
+        assert_eq!(sea.for_model(city).losses, None);
+        let own = AttackSpec::from_json(r#"{"kind": "sea", "losses": ["js"]}"#).unwrap();
+        assert_eq!(own.for_model(voc).losses, Some(vec![LossKind::Js]));
+        let wc = AttackSpec::from_json(r#"{"kind": "worst-case", "members": [{"kind": "sea"}, {"kind": "pgd"}]}"#).unwrap();
+        let m = wc.for_model(voc).members.unwrap();
+        assert_eq!((m[0].losses.clone(), m[1].losses.clone()), (Some(LossKind::SEA_VOC.to_vec()), None));
+        assert_eq!(AttackSpec::default().for_model(voc), AttackSpec::default().resolved());
     }
 
     #[test]

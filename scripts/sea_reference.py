@@ -434,6 +434,48 @@ def table(res):
     return '\n'.join(lines)
 
 
+def markdown(paths):
+    """The tables of docs/sea_reference.md from result files of this script."""
+    short = {'mask-ce-bal': 'bal', 'mask-ce-avg': 'ce', 'js-avg': 'js'}
+    f = lambda v: f'{v:.4f}' if v >= 0.001 or v == 0 else f'{v:.1e}'
+    rows = ['| model | ε | iters / loss | attack | acc | mIoU | acc (label size) | mIoU (label size) | time s |',
+            '|---|---|---|---|---|---|---|---|---|']
+    wins = ['| model | ε | iters / loss | choice | ' + ' | '.join(json.loads(Path(paths[0]).read_text())['images'])
+            + ' | bal / ce / js |', None]
+    wins[1] = '|' + '---|' * (wins[0].count('|') - 1)
+    for path in paths:
+        res = json.loads(Path(path).read_text())
+        m, c = res['model'], res['clean']
+        rows.append(f"| {m} | 0 | | clean | {f(c['input']['acc'])} | {f(c['input']['miou'])} | "
+                    f"{f(c['label']['acc'])} | {f(c['label']['miou'])} | |")
+        for r in res['runs']:
+            head = f"| {m} | {r['eps']} | {r['iters_per_loss']} |"
+            for loss, v in r['losses'].items():
+                rows.append(f"{head} {loss} | {f(v['input']['acc'])} | {f(v['input']['miou'])} | "
+                            f"{f(v['label']['acc'])} | {f(v['label']['miou'])} | {v['wall_s']:.0f} |")
+            wi, wl = r['worst_case']['input'], r['worst_case']['label']
+            lo, gi, gl = wi['lowest_acc_choice'], wi['greedy_miou_choice'], wl['greedy_miou_choice']
+            rows.append(f"{head} **worst, lowest acc per image** | **{f(lo['pooled_acc'])}** | **{f(lo['miou'])}** | "
+                        f"{f(wl['lowest_acc_choice']['pooled_acc'])} | {f(wl['lowest_acc_choice']['miou'])} | "
+                        f"{r['wall_s']:.0f} |")
+            rows.append(f"{head} their image-mean acc (worse_case_eval) | {f(wi['image_mean_acc'])} | | "
+                        f"{f(wl['image_mean_acc'])} | | |")
+            rows.append(f"{head} their greedy final_miou (worst_case_miou) | | {f(gi['their_final_miou'])} | | "
+                        f"{f(gl['their_final_miou'])} | |")
+            rows.append(f"{head} their greedy choice, re-scored | {f(gi['pooled_acc'])} | {f(gi['miou_rescored'])} | "
+                        f"{f(gl['pooled_acc'])} | {f(gl['miou_rescored'])} | |")
+            al, all_ = wi['greedy_miou_aligned'], wl['greedy_miou_aligned']
+            rows.append(f"{head} **greedy, classes aligned** | {f(al['pooled_acc'])} | **{f(al['miou'])}** | "
+                        f"{f(all_['pooled_acc'])} | {f(all_['miou'])} | |")
+            for key, title in [('lowest_acc_choice', 'lowest acc'), ('greedy_miou_choice', 'their greedy'),
+                               ('greedy_miou_aligned', 'greedy aligned')]:
+                win = wi[key]['winner']
+                wins.append(f"| {m} | {r['eps']} | {r['iters_per_loss']} | {title} | "
+                            + ' | '.join(short[w] for w in win) + ' | '
+                            + ' / '.join(str(win.count(l)) for l in LOSSES) + ' |')
+    return '\n'.join(rows) + '\n\n' + '\n'.join(wins)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -441,12 +483,19 @@ def main():
     ap.add_argument('--eps', default='0.5/255,1/255', help='comma list; a/b fractions or plain values in [0, 1]')
     ap.add_argument('--iters', type=int, default=300, help='iterations per loss (the authors evaluate with 300)')
     ap.add_argument('--images', default=str(REPO.parent / 'shared/fixtures/images/voc'))
-    ap.add_argument('--out', required=True, help='JSON file to write')
+    ap.add_argument('--out', help='JSON file to write')
+    ap.add_argument('--markdown', nargs='+', metavar='JSON',
+                    help='only print the markdown tables of docs/sea_reference.md from result files')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=225, help="torch seed per eps run (225: their SEED)")
     ap.add_argument('--batch', type=int, default=24, help='images per attack batch (their VOC BATCH_SIZE: 24)')
     ap.add_argument('--device', default='cpu')
     a = ap.parse_args()
+    if a.markdown:
+        print(markdown(a.markdown))
+        return
+    if not a.out:
+        ap.error('--out is required')
 
     threads_before = torch.get_num_threads()
     torch.set_num_threads(a.threads)

@@ -150,7 +150,8 @@ def load_model(name, device):
     else:
         if not os.environ.get('EDGENETS_SRC'):
             sys.exit('EDGENETS_SRC must name a checkout of github.com/sacmehta/EdgeNets for ESPNetv2')
-        net = tr.load_espnetv2(kind.split('-')[1] if '-' in kind else '2.0', 'pascal')
+        with contextlib.redirect_stdout(sys.stderr):  # EdgeNets prints a warning on stdout
+            net = tr.load_espnetv2(kind.split('-')[1] if '-' in kind else '2.0', 'pascal')
     net = net.to(device).eval()
     for p in net.parameters():
         p.requires_grad_(False)

@@ -36,6 +36,11 @@ Networks:
                   loader must say which file is missing).
   bad_output      a graph whose output is [N, X] (flattened), not a score map.
   bad_dynamic     a graph whose Slice end is computed from the pixel values (a data-dependent shape).
+  more_ops        the operators and settings the networks above lack (normalisations, elementwise
+                  functions, variadic and reduction ops, GatherElements, DepthToSpace, Tile, Split,
+                  batched MatMul, Gemm with alpha/beta, SAME padding, output_shape, edge/reflect
+                  pads, host shape arithmetic: Range, Mod, Equal, Not, Where, Expand), side by side;
+                  reference: onnxruntime's output.
   resize_modes    every Resize mode (linear / nearest, each coordinate transformation and rounding,
                   sizes and scales) side by side; reference: onnxruntime's output.
 
@@ -419,6 +424,114 @@ def resize_modes(out_dir):
     print(f'resize_modes.onnx: {len(modes)} modes')
 
 
+def more_ops_graph(opset=21):
+    from onnx import TensorProto as T, helper as h, numpy_helper as nh
+    rng = np.random.default_rng(0)
+    inits, nodes, outs = [], [], []
+    def const(name, arr):
+        inits.append(nh.from_array(np.asarray(arr), name)); return name
+    def node(op, ins, out, **kw):
+        nodes.append(h.make_node(op, ins, [out] if isinstance(out, str) else out, name=kw.pop('name', out if isinstance(out, str) else out[0]), **kw)); return out
+    def emit(name):  # a [1, c, 16, 16] result
+        outs.append(name)
+    x = 'image'
+    const('one', np.array(1.0, np.float32)); const('half', np.array(0.5, np.float32)); const('ten', np.array(10.0, np.float32)); const('four', np.array(4.0, np.float32))
+    node('Sub', [x, 'half'], 'xc')
+    node('Add', [x, 'one'], 'x1')
+    # normalisations
+    const('s3', rng.uniform(0.5, 1.5, 3).astype(np.float32)); const('b3', rng.normal(0, .1, 3).astype(np.float32))
+    emit(node('InstanceNormalization', [x, 's3', 'b3'], 'instnorm', epsilon=1e-3))
+    # elementwise
+    for op, src in [('Exp', 'xc'), ('Log', 'x1'), ('Softplus', 'xc'), ('Softsign', 'xc'), ('Mish', 'xc'), ('Selu', 'xc'),
+                    ('Sign', 'xc'), ('Reciprocal', 'x1'), ('Abs', 'xc'), ('Neg', 'xc')]:
+        emit(node(op, [src], op.lower()))
+    emit(node('Celu', ['xc'], 'celu', alpha=0.7))
+    emit(node('ThresholdedRelu', [x], 'threlu', alpha=0.5))
+    emit(node('Elu', ['xc'], 'elu', alpha=0.7))
+    emit(node('HardSigmoid', ['xc'], 'hsig', alpha=0.3, beta=0.4))
+    emit(node('Gelu', ['xc'], 'gelu_tanh', approximate='tanh'))
+    node('Mul', [x, 'four'], 'x4')
+    for op in ('Floor', 'Ceil', 'Round'):
+        emit(node(op, ['x4'], op.lower()))
+    node('Mul', [x, 'ten'], 'x10'); const('three', np.array(3.0, np.float32))
+    emit(node('Mod', ['x10', 'three'], 'mod', fmod=1))
+    const('lo', np.array(0.3, np.float32))
+    emit(node('Clip', [x, 'lo'], 'clipmin'))
+    # variadic
+    node('Transpose', [x], 'xt', perm=[0, 1, 3, 2])
+    for op in ('Max', 'Min', 'Sum', 'Mean'):
+        emit(node(op, [x, 'xt', 'xc'], op.lower() + '3'))
+    emit(node('LogSoftmax', [x], 'logsoftmax', axis=1))
+    # reductions to [1, 1, 16, 16]
+    for op in ('ReduceL2', 'ReduceSumSquare', 'ReduceMin', 'ReduceMax'):
+        emit(node(op, [x, const(op + '_axes', np.array([1], np.int64))], op.lower(), keepdims=1))
+    # GatherElements along W
+    emit(node('GatherElements', [x, const('ge_idx', rng.integers(-16, 16, (1, 3, 16, 16)).astype(np.int64))], 'gatherel', axis=3))
+    # DepthToSpace / SpaceToDepth / Tile / Slice
+    node('Concat', [x, 'xc', 'x1', 'xt'], 'x12', axis=1)
+    node('DepthToSpace', ['x12'], 'd2s', blocksize=2, mode='CRD')
+    node('SpaceToDepth', ['d2s'], 's2d', blocksize=2)
+    emit(node('Slice', ['s2d', const('sl_s', np.array([3], np.int64)), const('sl_e', np.array([9], np.int64)), const('sl_a', np.array([1], np.int64))], 's2d_part'))
+    node('DepthToSpace', ['x12'], 'd2s_dcr', blocksize=2, mode='DCR')
+    node('AveragePool', ['d2s_dcr'], 'd2s_pool', kernel_shape=[2, 2], strides=[2, 2])
+    emit('d2s_pool')
+    node('Tile', [x, const('reps', np.array([1, 1, 2, 2], np.int64))], 'tiled')
+    emit(node('Slice', ['tiled', const('t_s', np.array([8, 8], np.int64)), const('t_e', np.array([24, 24], np.int64)), const('t_a', np.array([2, 3], np.int64))], 'tile_part'))
+    # Split in 3 (opset 18+: num_outputs)
+    node('Split', [x], ['sp0', 'sp1', 'sp2'], axis=1, num_outputs=3)
+    emit(node('Concat', ['sp2', 'sp0', 'sp1'], 'split_rot', axis=1))
+    # batched MatMul and a Gemm with alpha / beta (kept a Gemm)
+    emit(node('MatMul', [x, 'xt'], 'bmm'))
+    node('Reshape', [x, const('to48', np.array([48, 16], np.int64))], 'x48')
+    node('Gemm', ['x48', const('gB', rng.normal(0, .3, (16, 16)).astype(np.float32)), const('gC', rng.normal(0, .1, 16).astype(np.float32))], 'gemm', alpha=0.5, beta=2.0)
+    emit(node('Reshape', ['gemm', const('back', np.array([1, 3, 16, 16], np.int64))], 'gemm4'))
+    # SAME_UPPER strided conv with a 3x2 kernel, nearest x2 back; MaxPool SAME_LOWER; AveragePool without the pads
+    node('Conv', [x, const('cw', rng.normal(0, .3, (4, 3, 3, 2)).astype(np.float32)), const('cb', rng.normal(0, .1, 4).astype(np.float32))], 'conv_same', auto_pad='SAME_UPPER', strides=[2, 2])
+    node('Resize', ['conv_same', '', const('sc2', np.array([1, 1, 2, 2], np.float32))], 'conv_up', mode='nearest')
+    emit('conv_up')
+    emit(node('MaxPool', [x], 'maxpool_same', kernel_shape=[3, 3], auto_pad='SAME_LOWER'))
+    emit(node('AveragePool', [x], 'avg_nopad', kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=0))
+    # ConvTranspose with output_shape
+    node('ConvTranspose', [x, const('tw', rng.normal(0, .3, (3, 2, 3, 3)).astype(np.float32))], 'tconv', strides=[2, 2], output_shape=[31, 31])
+    node('Slice', ['tconv', const('tc_s', np.array([0, 0], np.int64)), const('tc_e', np.array([16, 16], np.int64)), const('tc_a', np.array([2, 3], np.int64))], 'tconv_part')
+    emit('tconv_part')
+    # edge / reflect pads then a crop back
+    for mode in ('edge', 'reflect'):
+        node('Pad', [x, const('p_' + mode, np.array([0, 0, 2, 1, 0, 0, 0, 3], np.int64))], 'pad_' + mode, mode=mode)
+        emit(node('Slice', ['pad_' + mode, const('ps_' + mode, np.array([0, 3], np.int64)), const('pe_' + mode, np.array([16, 19], np.int64)), const('pa_' + mode, np.array([2, 3], np.int64))], 'padcrop_' + mode))
+    # shape arithmetic on the host: a column ramp, odd columns masked out (Range, Cast, Not, Equal, Mod, Where, Expand)
+    node('Shape', [x], 'shp'); node('Gather', ['shp', const('i3', np.array(3, np.int64))], 'w')
+    node('Range', [const('r0', np.array(0, np.int64)), 'w', const('r1', np.array(1, np.int64))], 'cols')
+    node('Mod', ['cols', const('two_i', np.array(2, np.int64))], 'parity')
+    node('Equal', ['parity', const('zero_i', np.array(0, np.int64))], 'even')
+    node('Not', ['even'], 'odd')
+    node('Cast', ['cols'], 'colsf', to=T.FLOAT)
+    node('Where', ['odd', const('zf', np.array(0.0, np.float32)), 'colsf'], 'ramp')
+    node('Mul', [x, 'ramp'], 'ramped')
+    emit('ramped')
+    node('Expand', ['ramp', const('exp_shape', np.array([1, 2, 16, 16], np.int64))], 'ramp4')
+    emit('ramp4')
+    nodes.append(h.make_node('Concat', outs, ['scores'], axis=1, name='all'))
+    image = h.make_tensor_value_info('image', T.FLOAT, [1, 3, 16, 16])
+    out = h.make_tensor_value_info('scores', T.FLOAT, [1, None, 16, 16])
+    g = h.make_graph(nodes, 'more_ops', [image], [out], initializer=inits)
+    m = h.make_model(g, opset_imports=[h.make_opsetid('', opset)])
+    onnx.checker.check_model(m)
+    return m
+
+
+
+def more_ops(out_dir):
+    """The operators and settings no network fixture has, each on the image, concatenated into
+    one [1, 129, 16, 16] output; the reference is onnxruntime's output (no gradient)."""
+    path = out_dir / 'more_ops.onnx'
+    onnx.save(more_ops_graph(), str(path))
+    x = voc_batch(16, 16, ('294',)).numpy()
+    y = run_ort(path, x)
+    save_file({'x01': np.ascontiguousarray(x), 'logits': np.ascontiguousarray(y)}, str(out_dir / 'more_ops.ref.safetensors'))
+    print(f'more_ops.onnx: {y.shape[1]} channels')
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default=str(ROOT / 'tests/fixtures/onnx'))
@@ -450,6 +563,7 @@ def main():
     bad_external(out)
     bad_graphs(out)
     resize_modes(out)
+    more_ops(out)
 
     if os.environ.get('ESPNETV2_FULL'):
         full = Path(os.environ.get('FULL_OUT', ROOT / 'out/onnx'))

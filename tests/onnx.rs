@@ -140,6 +140,26 @@ fn every_resize_mode_matches_onnxruntime() {
     }
 }
 
+/// The operators no network fixture has (one branch each, concatenated): onnxruntime's output,
+/// and an input gradient that exists and is finite.
+#[test]
+fn the_other_operators_match_onnxruntime() {
+    let device = backend::autodiff(&backend::cpu());
+    let seg = load("more_ops.onnx", &device);
+    let r = reference("more_ops");
+    let (xs, xv) = &r["x01"];
+    let x = tensor(xs, xv, &device).require_grad();
+    let y = onnx_net(&seg).scores(x.clone()).unwrap();
+    assert_eq!(y.dims(), [1, 129, 16, 16]);
+    let got = values(y.clone().detach());
+    let want = &r["logits"].1;
+    let worst = got.iter().zip(want).enumerate().map(|(i, (a, b))| ((a - b).abs() / b.abs().max(1.0), i)).fold((0.0f32, 0), |m, v| if v.0 > m.0 { v } else { m });
+    println!("more_ops: worst relative difference {:.2e} at channel {}", worst.0, worst.1 / 256);
+    assert!(worst.0 < 1e-4, "channel {}: {} vs {}", worst.1 / 256, got[worst.1], want[worst.1]);
+    let g: Vec<f32> = x.grad(&y.sum().backward()).unwrap().into_data().try_to_vec().unwrap();
+    assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|&v| v != 0.0));
+}
+
 /// VOC images resized to `w × h`, batched, and their ground truth at the original size.
 fn voc(names: &[&str], w: usize, h: usize, device: &Device) -> (Tensor<4>, Vec<RgbImage01>, Vec<ClassMap>) {
     let dir = common::fixtures().join("images/voc");

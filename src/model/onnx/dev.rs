@@ -72,6 +72,8 @@ fn elementwise<const D: usize>(op: BinOp, a: Tensor<D>, b: Tensor<D>) -> Result<
         BinOp::Pow => a.powf(b),
         BinOp::Max => a.max_pair(b),
         BinOp::Min => a.min_pair(b),
+        BinOp::Mod => a.clone() - b.clone() * (a / b).floor(),
+        BinOp::Fmod => a.clone() - b.clone() * (a / b).trunc(),
         other => {
             return Err(Error::Model(format!(
                 "{other:?} of values computed from the image (a data-dependent mask) is not supported"

@@ -423,6 +423,13 @@ fn scalar_op(op: BinOp, x: &Dev, s: f64, swap: bool) -> Result<Option<Dev>> {
         (BinOp::Pow, false) if f == 1.0 => x.clone(),
         (BinOp::Pow, false) => x.map(|t| t.powf_scalar(f))?,
         (BinOp::Pow, true) => x.map(|t| t.mul_scalar(s.ln() as f32).exp())?,
+        (BinOp::Mod | BinOp::Fmod, false) if f != 0.0 => {
+            let fl = op == BinOp::Mod;
+            x.map(|t| {
+                let q = t.clone().div_scalar(f);
+                t - if fl { q.floor() } else { q.trunc() }.mul_scalar(f)
+            })?
+        }
         (BinOp::Max, _) => x.map(|t| t.clamp_min(f))?,
         (BinOp::Min, _) => x.map(|t| t.clamp_max(f))?,
         _ => return Ok(None),

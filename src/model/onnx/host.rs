@@ -344,6 +344,8 @@ pub enum BinOp {
     Min,
     /// `a mod b` (the sign of `b`, as ONNX `Mod` with `fmod = 0`)
     Mod,
+    /// C's `fmod` (the sign of `a`, ONNX `Mod` with `fmod = 1`)
+    Fmod,
     /// `a == b`
     Equal,
     /// `a < b`
@@ -401,6 +403,7 @@ pub fn binary(op: BinOp, a: &HostTensor, b: &HostTensor) -> Result<HostTensor> {
             BinOp::Pow => p.powf(q),
             BinOp::Max => p.max(q),
             BinOp::Min => p.min(q),
+            BinOp::Fmod => p % q,
             _ => p - q * (p / q).floor(),
         };
         return Ok(HostTensor::f32(shape, ia.iter().zip(&ib).map(|(&i, &j)| f(x[i], y[j])).collect()));
@@ -417,7 +420,8 @@ pub fn binary(op: BinOp, a: &HostTensor, b: &HostTensor) -> Result<HostTensor> {
             BinOp::Add => p.wrapping_add(q),
             BinOp::Sub => p.wrapping_sub(q),
             BinOp::Mul => p.wrapping_mul(q),
-            BinOp::Div | BinOp::Mod if q == 0 => return Err(Error::Shape("integer division by zero".into())),
+            BinOp::Div | BinOp::Mod | BinOp::Fmod if q == 0 => return Err(Error::Shape("integer division by zero".into())),
+            BinOp::Fmod => p % q,
             BinOp::Div => p / q,
             BinOp::Pow => (p as f64).powf(q as f64) as i64,
             BinOp::Max => p.max(q),

@@ -143,7 +143,7 @@ pub fn lower(node: &Node, w: &mut Weights) -> Result<Option<Lowered>> {
         Node::Mul(_) => bin(BinOp::Mul),
         Node::Div(_) => bin(BinOp::Div),
         Node::Pow(_) => bin(BinOp::Pow),
-        Node::Mod(m) if !m.config.fmod => bin(BinOp::Mod),
+        Node::Mod(m) => bin(if m.config.fmod { BinOp::Fmod } else { BinOp::Mod }),
         Node::Equal(_) => bin(BinOp::Equal),
         Node::Less(_) => bin(BinOp::Less),
         Node::LessOrEqual(_) => bin(BinOp::LessOrEqual),

@@ -117,9 +117,49 @@ pub fn read(name: &str, bytes: &[u8], path: Option<&std::path::Path>) -> Result<
     let output_names: Vec<String> = g.output.iter().map(|v| v.name.clone()).collect();
     let metadata = model.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
     let producer = format!("{} {}", model.producer_name, model.producer_version).trim().to_string();
-    let graph = parse(name, bytes, path.filter(|_| external > 0))?;
-    let node_names = file_names(&g.node);
+    // onnx-ir takes Max and Min of two inputs only: longer ones become chains
+    let chained = if external == 0 { binary_chains(&model) } else { None };
+    let rewritten = match &chained {
+        Some(m) => Some(m.write_to_bytes().map_err(|e| Error::Model(format!("rewriting Max/Min chains: {e}")))?),
+        None => None,
+    };
+    let graph = parse(name, rewritten.as_deref().unwrap_or(bytes), path.filter(|_| external > 0))?;
+    let node_names = file_names(&chained.as_ref().and_then(|m| m.graph.as_ref()).unwrap_or(g).node);
     Ok(OnnxFile { graph, opset, metadata, producer, input_names, output_names, node_names })
+}
+
+/// The model with every `Max` / `Min` of more than two inputs written as a chain of two-input
+/// ones (the same values); `None` when there is none.
+fn binary_chains(model: &ModelProto) -> Option<ModelProto> {
+    let g = model.graph.as_ref()?;
+    let long = |n: &onnx_ir::NodeProto| (n.op_type == "Max" || n.op_type == "Min") && n.input.len() > 2;
+    if !g.node.iter().any(long) {
+        return None;
+    }
+    let mut m = model.clone();
+    let graph = m.graph.as_mut().expect("checked above");
+    let mut nodes = Vec::with_capacity(graph.node.len());
+    for n in graph.node.drain(..) {
+        if !long(&n) {
+            nodes.push(n);
+            continue;
+        }
+        let mut acc = n.input[0].clone();
+        for (k, next) in n.input.iter().enumerate().skip(1) {
+            let mut step = n.clone();
+            step.input = vec![acc.clone(), next.clone()];
+            let last = k == n.input.len() - 1;
+            let out = if last { n.output[0].clone() } else { format!("{}__advseg_chain{k}", n.output[0]) };
+            step.output = vec![out.clone()];
+            if !last {
+                step.name = format!("{}__advseg_chain{k}", n.name);
+            }
+            nodes.push(step);
+            acc = out;
+        }
+    }
+    graph.node = nodes;
+    Some(m)
 }
 
 /// onnx-ir renames every node `{type}{count}` (lower case, counted per type in file order,

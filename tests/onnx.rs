@@ -328,16 +328,7 @@ fn bad_files_are_refused_with_messages_that_say_why() {
 /// burn-wgpu on a real adapter: the same logits and input gradient as the CPU backend.
 #[test]
 fn onnx_graphs_run_on_wgpu_with_gradients() {
-    let device = match backend::wgpu() {
-        Ok(d) => d,
-        Err(e) => {
-            if std::env::var("ADVSEG_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
-                panic!("wgpu is required (ADVSEG_REQUIRE_WGPU=1) but unavailable: {e}");
-            }
-            eprintln!("onnx_graphs_run_on_wgpu_with_gradients: SKIPPED: no wgpu adapter ({e})");
-            return;
-        }
-    };
+    let Some(device) = common::wgpu_or_skip("onnx_graphs_run_on_wgpu_with_gradients") else { return };
     for file in ["opzoo_dynamo.onnx", "segformer_ts.onnx", "espnetv2_s0.5_dynamo.onnx"] {
         let mut out = Vec::new();
         let (w, h) = load(file, &backend::cpu()).spec.native_size;

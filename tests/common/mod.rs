@@ -63,3 +63,21 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
+
+/// The wgpu adapter, or `None` (reported) when there is none and `ADVSEG_REQUIRE_WGPU` is not
+/// `1` (`.ci/run` sets it: there a missing adapter fails the test).
+pub fn wgpu_or_skip(test: &str) -> Option<burn::tensor::Device> {
+    match advseg::backend::wgpu() {
+        Ok(device) => {
+            println!("wgpu adapter: {}", advseg::backend::describe(&device));
+            Some(device)
+        }
+        Err(e) => {
+            if std::env::var("ADVSEG_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
+                panic!("{test}: wgpu is required (ADVSEG_REQUIRE_WGPU=1) but unavailable: {e}");
+            }
+            eprintln!("{test}: SKIPPED: no wgpu adapter ({e}); install mesa-vulkan-drivers");
+            None
+        }
+    }
+}

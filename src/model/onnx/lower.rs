@@ -47,6 +47,11 @@ fn same(a: &AutoPad) -> Option<bool> {
     }
 }
 
+/// A pooling's settings from onnx-ir's config fields.
+fn pool(kernel: [usize; 2], stride: [usize; 2], dilation: [usize; 2], padding: &PaddingConfig2d, auto: &AutoPad, ceil: bool, count_pad: bool) -> PoolOp {
+    PoolOp { kernel, stride, dilation, pads: pads4(padding), same: same(auto), ceil, count_pad }
+}
+
 fn pads4(p: &PaddingConfig2d) -> [usize; 4] {
     let (t, l, b, r) = p.as_tuple();
     [t, l, b, r]
@@ -205,29 +210,11 @@ pub fn lower(node: &Node, w: &mut Weights) -> Result<Option<Lowered>> {
         Node::LogSoftmax(s) => (Op::Softmax { axis: s.config.axis, log: true }, false),
         Node::MaxPool2d(p) => {
             let c = &p.config;
-            let op = PoolOp {
-                kernel: c.kernel_size,
-                stride: c.strides,
-                dilation: c.dilation,
-                pads: pads4(&c.padding),
-                same: same(&c.auto_pad),
-                ceil: c.ceil_mode,
-                count_pad: false,
-            };
-            (Op::MaxPool(op), false)
+            (Op::MaxPool(pool(c.kernel_size, c.strides, c.dilation, &c.padding, &c.auto_pad, c.ceil_mode, false)), false)
         }
         Node::AveragePool2d(p) => {
             let c = &p.config;
-            let op = PoolOp {
-                kernel: c.kernel_size,
-                stride: c.strides,
-                dilation: c.dilation,
-                pads: pads4(&c.padding),
-                same: same(&c.auto_pad),
-                ceil: c.ceil_mode,
-                count_pad: c.count_include_pad,
-            };
-            (Op::AvgPool(op), false)
+            (Op::AvgPool(pool(c.kernel_size, c.strides, c.dilation, &c.padding, &c.auto_pad, c.ceil_mode, c.count_include_pad)), false)
         }
         Node::GlobalAveragePool(_) => (Op::GlobalPool { max: false }, false),
         Node::GlobalMaxPool(_) => (Op::GlobalPool { max: true }, false),

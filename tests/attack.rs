@@ -217,7 +217,7 @@ fn apgd_is_at_least_as_strong_as_pgd_at_equal_iterations() {
 
 /// SEA on ESPNetv2 s0.5 (3 VOC images at 128×128, ε = 2/255, 4 steps per loss): per image at
 /// least as strong as each of its members run alone with the same settings (APGD with that
-/// loss and `keep_best`, same seed), with the invariants; then restarts (L2 APGD, L∞ SEA)
+/// loss, its seed, tracking CE), with the invariants; then restarts (L2 APGD, L∞ SEA)
 /// keep the invariants and are per image at least as strong as their first run.
 #[test]
 fn sea_is_at_least_as_strong_as_each_member_and_restarts_keep_the_invariants() {
@@ -244,9 +244,9 @@ fn sea_is_at_least_as_strong_as_each_member_and_restarts_keep_the_invariants() {
     let clean = vec![1.0; images.len()];
     eprintln!("sea: accuracy vs clean prediction per image {:.4?} (from {clean:?}), winners {:?} ({:.1} s)", accuracy(&sea),
         sea.adversarial.per_image.iter().map(|s| s.winning_loss.map(|l| l.to_string())).collect::<Vec<_>>(), t0.elapsed().as_secs_f64());
-    for loss in LossKind::SEA {
-        let member = cfg.clone().with_loss(loss).with_keep_best(true);
-        let alone = block_on(attack::apgd(&seg, x.clone(), &Goal::untargeted(), &member, None)).unwrap();
+    for member in attack::ensemble::sea::runs(&cfg) {
+        let loss = member.loss.unwrap();
+        let alone = block_on(attack::run_kind(AttackKind::Apgd, &seg, x.clone(), &Goal::untargeted(), &member.cfg, None)).unwrap();
         eprintln!("  {loss} alone: {:.4?}", accuracy(&alone));
         for (i, (s, m)) in accuracy(&sea).iter().zip(accuracy(&alone)).enumerate() {
             assert!(*s <= m, "image {i}: SEA accuracy {s} > {loss} alone {m}");
@@ -415,7 +415,6 @@ fn property_invariants_over_random_configs() {
             .with_step_size(if rng.below(2) == 0 { None } else { Some(eps * (0.1 + rng.next_f64())) })
             .with_random_start(rng.below(2) == 0)
             .with_seed(rng.next_u64())
-            .with_keep_best(rng.below(2) == 0)
             .with_early_stop(if rng.below(3) == 0 { Some(rng.next_f64()) } else { None })
             .with_quantize(rng.below(2) == 0);
         let tag = format!("case {case}: {goal_kind} {w}x{h} n={n} {}", serde_json::to_string(&cfg).unwrap_or_default());

@@ -85,7 +85,7 @@ fn targeted_image_writes_files_and_a_full_report() {
     }
     let r = report(&out);
     assert_eq!(r["model"], "deeplabv3-mnv2-voc");
-    assert_eq!(r["schema"], "advseg.attack/1");
+    assert_eq!(r["schema"], "advseg.attack/2");
     assert_eq!(r["spec"]["goal"], "targeted-image");
     assert_eq!(r["spec"]["kind"], "pgd");
     assert!(r["images"][0]["winning_loss"].is_null());
@@ -349,7 +349,43 @@ fn sea_writes_the_winning_loss_of_each_image() {
         assert!(["masked-ce", "balanced-ce", "js"].contains(&w), "{w}");
         assert!(num(&img["adversarial"]["linf"], "linf") <= 2.0 / 255.0 + 1e-6);
     }
+    // the report echoes the spec with SEA's defaults written out
     let spec = AttackSpec::from_json_value(r["spec"].clone()).unwrap();
-    assert_eq!(spec, AttackSpec::from_toml("kind = \"sea\"\neps = \"2/255\"\nsteps = 2\n").unwrap());
-    assert_eq!(spec, AttackSpec::from_json(r#"{"kind": "sea", "eps": "2/255", "steps": 2}"#).unwrap());
+    assert_eq!((r["spec"]["random_start"].as_bool(), r["spec"]["radius_schedule"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(spec, AttackSpec::from_toml("kind = \"sea\"\neps = \"2/255\"\nsteps = 2\n").unwrap().resolved());
+    assert_eq!(spec, AttackSpec::from_json(r#"{"kind": "sea", "eps": "2/255", "steps": 2}"#).unwrap().resolved());
+    assert_eq!(r["runs"], serde_json::json!(["masked-ce", "balanced-ce", "js"]));
+    assert!(r["overall"]["miou_worst_case"]["adversarial"]["vs_clean"]["miou"].is_number());
+    assert_eq!(r["budget"]["holds"], true);
+}
+
+/// `advseg attack --kind worst-case --members …` (DeepLab, 2 images, 2 steps each) runs each
+/// member, keeps per image the strongest (`winner` indexes `runs`) and reports the mIoU worst
+/// case beside it; the saved images keep ε.
+#[test]
+fn worst_case_over_members_is_one_command() {
+    if common::skip_without_fixtures("worst_case_over_members_is_one_command") {
+        return;
+    }
+    let out = tmpdir("worst-case");
+    let res = advseg(&[
+        "attack", "--model", "deeplabv3-mnv2-voc", "--kind", "worst-case", "--members", "apgd-ce,pgd-cospgd,dag", "--eps", "1/255",
+        "--steps", "2", "--vs-gt", &voc("166"), &voc("474"), "--out", out.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let r = report(&out);
+    assert_eq!(r["runs"], serde_json::json!(["apgd-ce", "pgd-cospgd", "dag"]));
+    assert!(r["steps_run"].as_u64().is_some_and(|s| (5..=6).contains(&s)), "{}", r["steps_run"]);
+    for img in r["images"].as_array().unwrap() {
+        let (w, m) = (img["winner"].as_u64().unwrap(), img["miou_winner"].as_u64().unwrap());
+        assert!(w < 3 && m < 3, "{img}");
+        assert!(img["kept_step"].is_u64());
+    }
+    let o = &r["overall"];
+    let (acc, greedy) = (num(&o["adversarial"]["vs_ground_truth"]["miou"], "miou"), num(&o["miou_worst_case"]["adversarial"]["vs_ground_truth"]["miou"], "greedy"));
+    assert!(greedy <= acc + 1e-12, "the mIoU worst case {greedy} is above the accuracy one's {acc}");
+    assert_eq!(r["budget"]["holds"], true);
+    assert!(num(&r["budget"]["quantized_linf"], "quantized_linf") <= 1.0 / 255.0);
+    let e = advseg(&["attack", "--kind", "worst-case", "--members", "fgsm", &voc("166"), "--out", out.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&e.stderr).contains("'fgsm'"));
 }

@@ -19,12 +19,13 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
 const MODEL: &str = "deeplabv3-mnv2-voc";
+// the shared fixtures are found through ADVSEG_SHARED at build time (scripts/env.sh sets it)
 const WEIGHTS: &[u8] = include_bytes!("../weights/deeplabv3_mnv2_257_voc.safetensors");
-const IMAGE: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/images/voc/294.png"));
+const IMAGE: &[u8] = include_bytes!(concat!(env!("ADVSEG_SHARED"), "/fixtures/images/voc/294.png"));
 /// PyTorch's argmax map of DeepLab on voc/294 at 257×257; the native code agrees with it on
 /// ≥ 99.999 % of pixels (tests/zoo.rs).
 const REFERENCE: &[u8] =
-    include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/reference/argmax/deeplabv3_mnv2_257_voc/voc_294.png"));
+    include_bytes!(concat!(env!("ADVSEG_SHARED"), "/fixtures/reference/argmax/deeplabv3_mnv2_257_voc/voc_294.png"));
 
 fn get(v: &JsValue, key: &str) -> JsValue {
     Reflect::get(v, &JsValue::from_str(key)).unwrap()
@@ -107,7 +108,7 @@ async fn check_backend(backend: &str) {
     let cb: &Function = progress.as_ref().unchecked_ref();
     let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone()))).await.unwrap();
     let rep = get(&r, "report");
-    assert_eq!(get(&rep, "schema").as_string().as_deref(), Some("advseg.attack/1"));
+    assert_eq!(get(&rep, "schema").as_string().as_deref(), Some("advseg.attack/2"));
     assert_eq!(num(&rep, "steps_run"), 2.0);
     web_sys::console::log_1(&format!("{backend}: 2-step untargeted attack {:.2} s (first)", num(&rep, "seconds")).into());
     let attack_steps: Vec<JsValue> = steps.iter().filter(|p| get(p, "stage").as_string().as_deref() == Some("attack")).collect();
@@ -355,7 +356,7 @@ async fn an_onnx_model_from_bytes_segments_and_attacks() {
         let seg = settle(s.segment(images(&[IMAGE]), 48, 48, None)).await.unwrap();
         maps.push(bytes_at(&seg, "maps", 0));
         let opts = options(&[("kind", "pgd".into()), ("steps", 3.into()), ("eps", "8/255".into())]);
-        let r = settle(s.attack(images(&[IMAGE]), 48, 48, opts, None, None)).await.unwrap();
+        let r = settle(s.attack(images(&[IMAGE]), 48, 48, opts, None, None, JsValue::UNDEFINED)).await.unwrap();
         let q = get(&get(&get(&r, "report"), "overall"), "quantized");
         let vs_clean = num(&get(&q, "vs_clean"), "agreement");
         web_sys::console::log_1(&format!("onnx {backend} ({}): 3-step PGD, agreement with clean {vs_clean:.4}", s.backend()).into());

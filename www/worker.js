@@ -3,8 +3,8 @@
 // Messages in:  {op: 'init', cancelFlag?: SharedArrayBuffer} first; then {id, op, args} with op
 //               'models', 'scalers', 'resizeMap' (no model needed), 'registerOnnx', 'load' (with
 //               args.onnx for a model brought by the user: custom_model.js), 'inputSize',
-//               'scalingInputSize', 'segment', 'attack' or 'scaling'; the pool's 'attackSplit',
-//               'attackPart', 'mergeAttack', 'attackRuns' and 'mergeRuns' (pool.js); the calibration's 'probeAdapter' and
+//               'scalingInputSize', 'segment', 'attack' (with `part`: one part of a split attack)
+//               or 'scaling'; the pool's 'attackSplit' and 'mergeAttack' (pool.js); the calibration's 'probeAdapter' and
 //               'forwardSeconds' (calibrate.js); the camera view's 'universal',
 //               'readDeltaPng', 'setDelta' and 'segmentFrame'; {op: 'cancel'} at any time.
 // Messages out: {id, status: 'progress', progress} while running, then
@@ -94,17 +94,11 @@ async function handle(id, op, args) {
     case 'segment': return await session.segment(args.images, args.width, args.height, progress);
     case 'warmUp': return await session.warmUp(args.batch, args.width, args.height);
     case 'forwardSeconds': return await session.forwardSeconds(args.width, args.height);
+    // with `part` (the pool, pool.js): one part of an attack split over workers
     case 'attack':
-      return await session.attack(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, progress);
-    // the pool (pool.js): one part of a batch split over workers, and the parts merged
-    case 'attackPart':
-      return await session.attackPart(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, args.first, args.count, progress);
+      return await session.attack(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, progress, args.part ?? undefined);
     case 'mergeAttack':
       return await session.mergeAttack(args.images, args.width, args.height, args.options, args.parts, args.seconds);
-    case 'attackRuns':
-      return await session.attackRuns(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, args.first, args.count, progress);
-    case 'mergeRuns':
-      return await session.mergeRuns(args.images, args.width, args.height, args.options, args.runs, args.seconds);
     case 'universal':
       return await session.universal(args.images, args.heldOut ?? undefined, args.width, args.height, args.options, progress);
     case 'segmentFrame': {

@@ -9,6 +9,7 @@ use burn::tensor::Device;
 
 use super::dev::Dev;
 use super::exec::{Args, Ctx, reduce_axes};
+use super::exec_norm;
 use super::host::{self, BinOp, HostTensor, axis, normalise_indices, numel};
 use super::op::{Coord, ConvOp, ConvTransposeOp, Nearest, Op, PadSrc, PoolOp, Reduce, ResizeOp, Src};
 use crate::error::{Error, Result};
@@ -22,40 +23,7 @@ pub fn run(op: &Op, args: &Args, cx: &Ctx) -> Result<Dev> {
     match op {
         Op::Conv(c) => conv(c, &x()?, cx),
         Op::ConvTranspose(c) => conv_transpose(c, &x()?, cx),
-        Op::Affine => {
-            let v = x()?;
-            let shape = channel_shape(v.rank(), args.get(1)?.shape().iter().product());
-            let (s, b) = (args.get(1)?.dev(d)?.reshape(&shape)?, args.get(2)?.dev(d)?.reshape(&shape)?);
-            Dev::ew(&Dev::ew(&v, &s, BinOp::Mul)?, &b, BinOp::Add)
-        }
-        Op::BatchNorm { eps } => {
-            let v = x()?;
-            let c = v.shape().get(1).copied().unwrap_or(1);
-            let shape = channel_shape(v.rank(), c);
-            let p: Vec<Dev> = (1..5).map(|k| args.get(k)?.dev(d)?.reshape(&shape)).collect::<Result<_>>()?;
-            let eps = *eps as f32;
-            let inv = p[3].map(|t| (t + eps).sqrt().recip())?;
-            let y = Dev::ew(&Dev::ew(&v, &p[2], BinOp::Sub)?, &inv, BinOp::Mul)?;
-            Dev::ew(&Dev::ew(&y, &p[0], BinOp::Mul)?, &p[1], BinOp::Add)
-        }
-        Op::LayerNorm { axis: a, eps } => {
-            let v = x()?;
-            let first = axis(*a, v.rank())?;
-            let y = normalise(&v, &(first..v.rank()).collect::<Vec<_>>(), *eps)?;
-            affine_opt(y, args.opt(1), args.opt(2), d, None)
-        }
-        Op::InstanceNorm { eps } => {
-            let v = x()?;
-            let y = normalise(&v, &(2..v.rank()).collect::<Vec<_>>(), *eps)?;
-            affine_opt(y, args.opt(1), args.opt(2), d, Some(v.rank()))
-        }
-        Op::GroupNorm { groups, eps } => {
-            let v = x()?;
-            let s = v.shape().to_vec();
-            let g = v.reshape(&[s[0], *groups, numel(&s[1..]) / groups])?;
-            let y = normalise(&g, &[2], *eps)?.reshape(&s)?;
-            affine_opt(y, args.opt(1), args.opt(2), d, Some(s.len()))
-        }
+        Op::Affine | Op::BatchNorm { .. } | Op::LayerNorm { .. } | Op::InstanceNorm { .. } | Op::GroupNorm { .. } => exec_norm::run(op, args, d),
         Op::Softmax { axis, log } => x()?.softmax(*axis, *log),
         Op::MaxPool(p) => pool(p, &x()?, true),
         Op::AvgPool(p) => pool(p, &x()?, false),
@@ -64,125 +32,94 @@ pub fn run(op: &Op, args: &Args, cx: &Ctx) -> Result<Dev> {
             let axes: Vec<usize> = (2..v.rank()).collect();
             if *max { v.reduce_max(&axes, false) } else { v.reduce(&axes, true) }
         }
-        Op::Reduce { kind, axes, keep, noop } => {
-            let v = x()?;
-            let ax = reduce_axes(args, axes.as_ref(), v.rank(), *noop)?;
-            let r = match kind {
-                Reduce::Mean => v.reduce(&ax, true)?,
-                Reduce::Sum => v.reduce(&ax, false)?,
-                Reduce::Max => v.reduce_max(&ax, false)?,
-                Reduce::Min => v.reduce_max(&ax, true)?,
-                Reduce::SumSquare => v.map(|t| t.clone() * t)?.reduce(&ax, false)?,
-                Reduce::L2 => v.map(|t| t.clone() * t)?.reduce(&ax, false)?.map(|t| t.sqrt())?,
-                Reduce::Prod => return Err(Error::Model("ReduceProd of values computed from the image".into())),
-            };
-            if *keep {
-                Ok(r)
-            } else {
-                let shape: Vec<usize> = v.shape().iter().enumerate().filter(|(i, _)| !ax.contains(i)).map(|(_, &s)| s).collect();
-                r.reshape(&shape)
-            }
-        }
+        Op::Reduce { kind, axes, keep, noop } => reduce(*kind, axes.as_ref(), *keep, *noop, &x()?, args),
         Op::Resize(r) => resize(r, &x()?, args),
         Op::Pad { pads, value, mode } => pad(&x()?, pads, value, *mode, args),
         Op::MatMul => matmul(&x()?, &args.get(1)?.dev(d)?),
-        Op::Gemm { alpha, beta, trans_a, trans_b } => {
-            let mut a = x()?;
-            let mut b = args.get(1)?.dev(d)?;
-            if *trans_a {
-                a = a.permute(&[1, 0])?;
-            }
-            if *trans_b {
-                b = b.permute(&[1, 0])?;
-            }
-            let mut y = Dev::matmul(&a, &b)?;
-            if *alpha != 1.0 {
-                let s = *alpha;
-                y = y.map(|t| t.mul_scalar(s))?;
-            }
-            match args.opt(2) {
-                Some(c) if *beta != 0.0 => {
-                    let bt = *beta;
-                    let c = c.dev(d)?.map(|t| t.mul_scalar(bt))?;
-                    Dev::ew(&y, &c, BinOp::Add)
-                }
-                _ => Ok(y),
-            }
-        }
-        Op::Linear { transpose_weight } => {
-            let v = x()?;
-            let mut w = args.get(1)?.dev(d)?;
-            if *transpose_weight {
-                w = w.permute(&[1, 0])?;
-            }
-            let y = matmul(&v, &w)?;
-            match args.opt(2) {
-                Some(b) => Dev::ew(&y, &b.dev(d)?, BinOp::Add),
-                None => Ok(y),
-            }
-        }
-        Op::DepthToSpace { block, crd } => {
-            let v = x()?;
-            let [n, c, h, w] = dims4(&v)?;
-            let b = *block;
-            let cb = c / (b * b);
-            let (t, perm) = if *crd {
-                (v.reshape(&[n, cb, b, b, h, w])?, [0, 1, 4, 2, 5, 3])
-            } else {
-                (v.reshape(&[n, b, b, cb, h, w])?, [0, 3, 4, 1, 5, 2])
-            };
-            t.permute(&perm)?.reshape(&[n, cb, h * b, w * b])
-        }
-        Op::SpaceToDepth { block } => {
-            let v = x()?;
-            let [n, c, h, w] = dims4(&v)?;
-            let b = *block;
-            v.reshape(&[n, c, h / b, b, w / b, b])?.permute(&[0, 3, 5, 1, 2, 4])?.reshape(&[n, c * b * b, h / b, w / b])
-        }
+        Op::Gemm { alpha, beta, trans_a, trans_b } => gemm(x()?, args, d, *alpha, *beta, *trans_a, *trans_b),
+        Op::Linear { transpose_weight } => linear(&x()?, args, d, *transpose_weight),
+        Op::DepthToSpace { block, crd } => depth_to_space(&x()?, *block, *crd),
+        Op::SpaceToDepth { block } => space_to_depth(&x()?, *block),
         Op::Attention { scale, q_heads, kv_heads, causal } => attention(args, d, *scale, *q_heads, *kv_heads, *causal),
         other => Err(Error::Model(format!("{other:?} has no device form"))),
     }
 }
 
-/// `[1, C, 1, …]` of rank `rank` (at least 2).
-fn channel_shape(rank: usize, c: usize) -> Vec<usize> {
-    let mut s = vec![1; rank.max(2)];
-    s[1] = c;
-    s
+/// ReduceMean/Sum/Max/Min/SumSquare/L2 on the device (ReduceProd: host values only).
+fn reduce(kind: Reduce, axes: Option<&Src<Vec<i64>>>, keep: bool, noop: bool, v: &Dev, args: &Args) -> Result<Dev> {
+    let ax = reduce_axes(args, axes, v.rank(), noop)?;
+    let r = match kind {
+        Reduce::Mean => v.reduce(&ax, true)?,
+        Reduce::Sum => v.reduce(&ax, false)?,
+        Reduce::Max => v.reduce_max(&ax, false)?,
+        Reduce::Min => v.reduce_max(&ax, true)?,
+        Reduce::SumSquare => v.map(|t| t.clone() * t)?.reduce(&ax, false)?,
+        Reduce::L2 => v.map(|t| t.clone() * t)?.reduce(&ax, false)?.map(|t| t.sqrt())?,
+        Reduce::Prod => return Err(Error::Model("ReduceProd of values computed from the image".into())),
+    };
+    if keep {
+        Ok(r)
+    } else {
+        let shape: Vec<usize> = v.shape().iter().enumerate().filter(|(i, _)| !ax.contains(i)).map(|(_, &s)| s).collect();
+        r.reshape(&shape)
+    }
+}
+
+/// Gemm: `alpha · A' · B' + beta · C`.
+fn gemm(mut a: Dev, args: &Args, d: &Device, alpha: f32, beta: f32, trans_a: bool, trans_b: bool) -> Result<Dev> {
+    let mut b = args.get(1)?.dev(d)?;
+    if trans_a {
+        a = a.permute(&[1, 0])?;
+    }
+    if trans_b {
+        b = b.permute(&[1, 0])?;
+    }
+    let mut y = Dev::matmul(&a, &b)?;
+    if alpha != 1.0 {
+        y = y.map(|t| t.mul_scalar(alpha))?;
+    }
+    match args.opt(2) {
+        Some(c) if beta != 0.0 => {
+            let c = c.dev(d)?.map(|t| t.mul_scalar(beta))?;
+            Dev::ew(&y, &c, BinOp::Add)
+        }
+        _ => Ok(y),
+    }
+}
+
+/// onnx-ir's Linear (MatMul + Add, or a plain Gemm): `x · W (+ b)`.
+fn linear(v: &Dev, args: &Args, d: &Device, transpose_weight: bool) -> Result<Dev> {
+    let mut w = args.get(1)?.dev(d)?;
+    if transpose_weight {
+        w = w.permute(&[1, 0])?;
+    }
+    let y = matmul(v, &w)?;
+    match args.opt(2) {
+        Some(b) => Dev::ew(&y, &b.dev(d)?, BinOp::Add),
+        None => Ok(y),
+    }
+}
+
+/// DepthToSpace in DCR or CRD order.
+fn depth_to_space(v: &Dev, b: usize, crd: bool) -> Result<Dev> {
+    let [n, c, h, w] = dims4(v)?;
+    let cb = c / (b * b);
+    let (t, perm) = if crd {
+        (v.reshape(&[n, cb, b, b, h, w])?, [0, 1, 4, 2, 5, 3])
+    } else {
+        (v.reshape(&[n, b, b, cb, h, w])?, [0, 3, 4, 1, 5, 2])
+    };
+    t.permute(&perm)?.reshape(&[n, cb, h * b, w * b])
+}
+
+/// SpaceToDepth (DCR order).
+fn space_to_depth(v: &Dev, b: usize) -> Result<Dev> {
+    let [n, c, h, w] = dims4(v)?;
+    v.reshape(&[n, c, h / b, b, w / b, b])?.permute(&[0, 3, 5, 1, 2, 4])?.reshape(&[n, c * b * b, h / b, w / b])
 }
 
 fn dims4(v: &Dev) -> Result<[usize; 4]> {
     v.shape().try_into().map_err(|_| Error::Shape(format!("expected an [N, C, H, W] tensor, got {:?}", v.shape())))
-}
-
-/// `(x − mean) / √(var + ε)` over `axes`.
-fn normalise(v: &Dev, axes: &[usize], eps: f64) -> Result<Dev> {
-    let m = v.reduce(axes, true)?;
-    let xc = Dev::ew(v, &m, BinOp::Sub)?;
-    let var = xc.map(|t| t.clone() * t)?.reduce(axes, true)?;
-    let e = eps as f32;
-    let inv = var.map(|t| (t + e).sqrt().recip())?;
-    Dev::ew(&xc, &inv, BinOp::Mul)
-}
-
-/// `y · scale + bias` (per channel when `channels_of_rank` is given, else broadcast from the
-/// right).
-fn affine_opt(y: Dev, scale: Option<&super::exec::Value>, bias: Option<&super::exec::Value>, d: &Device, channels_of_rank: Option<usize>) -> Result<Dev> {
-    let lay = |v: Dev| match channels_of_rank {
-        Some(r) => {
-            let n = numel(v.shape());
-            v.reshape(&channel_shape(r, n))
-        }
-        None => Ok(v),
-    };
-    let mut y = y;
-    if let Some(s) = scale {
-        y = Dev::ew(&y, &lay(s.dev(d)?)?, BinOp::Mul)?;
-    }
-    if let Some(b) = bias {
-        y = Dev::ew(&y, &lay(b.dev(d)?)?, BinOp::Add)?;
-    }
-    Ok(y)
 }
 
 /// PReLU: the one-pass per-channel op for `[N, C, H, W]` with per-channel (or one) slope,

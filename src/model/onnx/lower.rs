@@ -100,11 +100,32 @@ fn to_i64(v: &Vec<usize>) -> Vec<i64> {
 
 /// Lower one node. `Ok(None)` for nodes that produce nothing to run (constants).
 pub fn lower(node: &Node, w: &mut Weights) -> Result<Option<Lowered>> {
+    match node {
+        Node::Constant(_) => return Ok(None),
+        Node::ArgMax(_) | Node::ArgMin(_) => {
+            return Err(Error::Model(
+                "the graph computes class indices (ArgMax/ArgMin): attacks need the scores, so export the network without its final argmax".into(),
+            ));
+        }
+        _ => {}
+    }
+    let found = match elementwise(node) {
+        Some(l) => Some(l),
+        None => match network(node, w)? {
+            Some(l) => Some(l),
+            None => layout(node)?,
+        },
+    };
+    let (op, first_only) = found.ok_or_else(|| Error::Model(format!("the operator {} is not supported", node.node_type())))?;
+    Ok(Some(Lowered { op, first_only }))
+}
+
+/// Elementwise and activation nodes (`None`: not one of them).
+fn elementwise(node: &Node) -> Option<(Op, bool)> {
     use onnx_ir::node as n;
     let un = |u: Unary| (Op::Unary(u), false);
     let bin = |b: BinOp| (Op::Binary(b), false);
-    let (op, first_only) = match node {
-        Node::Constant(_) => return Ok(None),
+    Some(match node {
         Node::Identity(_) | Node::Dropout(_) => (Op::Identity, false),
         Node::Relu(_) => un(Unary::Relu),
         Node::Sigmoid(_) => un(Unary::Sigmoid),
@@ -162,6 +183,15 @@ pub fn lower(node: &Node, w: &mut Weights) -> Result<Option<Lowered>> {
         Node::Sum(_) => (Op::Variadic(BinOp::Add, false), false),
         Node::Mean(_) => (Op::Variadic(BinOp::Add, true), false),
         Node::Where(_) => (Op::Where, false),
+        _ => return None,
+    })
+}
+
+/// Network nodes: convolutions (their weights taken into `w`), normalisations, pooling,
+/// reductions, resizing, matrix products and attention (`None`: not one of them).
+fn network(node: &Node, w: &mut Weights) -> Result<Option<(Op, bool)>> {
+    use onnx_ir::node as n;
+    Ok(Some(match node {
         Node::MatMul(_) => (Op::MatMul, false),
         Node::Gemm(g) => {
             let c = &g.config;
@@ -226,23 +256,22 @@ pub fn lower(node: &Node, w: &mut Weights) -> Result<Option<Lowered>> {
         Node::ReduceSumSquare(r) => reduce(Reduce::SumSquare, &r.config),
         Node::ReduceL2(r) => reduce(Reduce::L2, &r.config),
         Node::Resize(r) | Node::Upsample(r) => (Op::Resize(resize(&r.config)?), false),
-        Node::Pad(p) => {
-            let c = &p.config;
-            let pads = match &c.pads {
-                n::pad::PadInput::Static(v) => PadSrc::Static(v.clone()),
-                n::pad::PadInput::Runtime { input, axes } => PadSrc::Input(
-                    input.input_index,
-                    axes.as_ref().map(|a| src!(a, n::pad::AxesInput::Static, n::pad::AxesInput::Runtime, to_i64)),
-                ),
-            };
-            let value = src!(&c.constant_value, n::pad::ConstantValueInput::Static, n::pad::ConstantValueInput::Runtime, |v: &f32| *v);
-            let mode = match c.mode {
-                n::pad::PadMode::Constant => 0,
-                n::pad::PadMode::Reflect => 1,
-                n::pad::PadMode::Edge => 2,
-            };
-            (Op::Pad { pads, value, mode }, false)
+        Node::Attention(a) => {
+            let c = &a.config;
+            if c.softcap != 0.0 || !matches!(c.qk_matmul_output_mode, n::attention::AttentionQkMatmulOutputMode::Matmul) {
+                return Err(unsupported_setting("softcap or a qk_matmul_output_mode"));
+            }
+            (Op::Attention { scale: c.scale, q_heads: c.q_num_heads, kv_heads: c.kv_num_heads, causal: c.is_causal }, false)
         }
+        _ => return Ok(None),
+    }))
+}
+
+/// Layout, indexing and shape nodes (`None`: not one of them).
+fn layout(node: &Node) -> Result<Option<(Op, bool)>> {
+    use onnx_ir::node as n;
+    Ok(Some(match node {
+        Node::Pad(p) => (pad(&p.config), false),
         Node::Reshape(r) => {
             let shape = src!(&r.config.shape, n::reshape::ReshapeInput::Static, n::reshape::ReshapeInput::Runtime, id);
             (Op::Reshape { shape, allowzero: r.config.allowzero == Some(1) }, false)
@@ -309,21 +338,27 @@ pub fn lower(node: &Node, w: &mut Weights) -> Result<Option<Lowered>> {
             (Op::DepthToSpace { block: d.config.block_size, crd }, false)
         }
         Node::SpaceToDepth(s) => (Op::SpaceToDepth { block: s.config.block_size }, false),
-        Node::Attention(a) => {
-            let c = &a.config;
-            if c.softcap != 0.0 || !matches!(c.qk_matmul_output_mode, n::attention::AttentionQkMatmulOutputMode::Matmul) {
-                return Err(unsupported_setting("softcap or a qk_matmul_output_mode"));
-            }
-            (Op::Attention { scale: c.scale, q_heads: c.q_num_heads, kv_heads: c.kv_num_heads, causal: c.is_causal }, false)
-        }
-        Node::ArgMax(_) | Node::ArgMin(_) => {
-            return Err(Error::Model(
-                "the graph computes class indices (ArgMax/ArgMin): attacks need the scores, so export the network without its final argmax".into(),
-            ));
-        }
-        other => return Err(Error::Model(format!("the operator {} is not supported", other.node_type()))),
+        _ => return Ok(None),
+    }))
+}
+
+/// A Pad's amounts, value and mode.
+fn pad(c: &onnx_ir::node::pad::PadConfig) -> Op {
+    use onnx_ir::node as n;
+    let pads = match &c.pads {
+        n::pad::PadInput::Static(v) => PadSrc::Static(v.clone()),
+        n::pad::PadInput::Runtime { input, axes } => PadSrc::Input(
+            input.input_index,
+            axes.as_ref().map(|a| src!(a, n::pad::AxesInput::Static, n::pad::AxesInput::Runtime, to_i64)),
+        ),
     };
-    Ok(Some(Lowered { op, first_only }))
+    let value = src!(&c.constant_value, n::pad::ConstantValueInput::Static, n::pad::ConstantValueInput::Runtime, |v: &f32| *v);
+    let mode = match c.mode {
+        n::pad::PadMode::Constant => 0,
+        n::pad::PadMode::Reflect => 1,
+        n::pad::PadMode::Edge => 2,
+    };
+    Op::Pad { pads, value, mode }
 }
 
 fn unsupported_setting(what: &str) -> Error {

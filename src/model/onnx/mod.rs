@@ -6,7 +6,9 @@
 //! - [`describe`]: what the user says about the network (metadata, sidecar TOML, flags, form);
 //! - [`lower`] / [`op`] / [`plan`]: nodes → steps over value slots, BatchNorms folded;
 //! - [`host`] / [`dev`]: host values (shape arithmetic, indices) and device tensors of any rank;
-//! - [`exec`] / [`exec_nn`]: running a step;
+//! - [`exec`]: running a step — [`exec_host`] (host forms), [`exec_dev`] (elementwise, layout
+//!   and indexing on the device), [`exec_nn`] (network ops), [`exec_norm`]
+//!   (normalisations), [`shape`] (the layout ops' shape rules);
 //! - [`net`]: [`OnnxNet`], the graph as a burn module with its pre/postprocessing;
 //! - [`model`]: [`OnnxModel`], a file made ready (description resolved, one dry run);
 //! - [`registry`]: the models loaded at run time, each with its zoo entry.
@@ -16,7 +18,10 @@
 pub mod describe;
 pub mod dev;
 pub mod exec;
+pub mod exec_dev;
+pub mod exec_host;
 pub mod exec_nn;
+pub mod exec_norm;
 pub mod host;
 pub mod lower;
 pub mod model;
@@ -25,6 +30,7 @@ pub mod op;
 pub mod plan;
 pub mod read;
 pub mod registry;
+pub mod shape;
 
 pub use describe::OnnxDescription;
 pub use model::OnnxModel;

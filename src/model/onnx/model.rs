@@ -146,22 +146,7 @@ impl OnnxModel {
                 if nhwc { "" } else { "; for an [N, H, W, C] input say layout = \"NHWC\"" }
             )));
         }
-        let sizes = match (w, h) {
-            (Some(w), Some(h)) => {
-                if let Some((sw, sh)) = d.size.filter(|&s| s != (w, h)) {
-                    return Err(Error::Model(format!("the graph takes exactly {w}×{h}, but the description says size {sw}x{sh}")));
-                }
-                Sizes::Fixed(w, h)
-            }
-            _ => {
-                let multiple = d.size_multiple.unwrap_or(FREE_MULTIPLE);
-                let native = d.size.unwrap_or(FREE_DEFAULT);
-                if native.0 % multiple != 0 || native.1 % multiple != 0 {
-                    return Err(Error::Model(format!("size {}x{} is not a multiple of size_multiple = {multiple}", native.0, native.1)));
-                }
-                Sizes::Free { multiple, native }
-            }
-        };
+        let sizes = sizes(w, h, d)?;
         let prep = Prep {
             bgr: d.bgr.unwrap_or(false),
             scale: if d.range_255.unwrap_or(false) { 255.0 } else { 1.0 },
@@ -260,6 +245,27 @@ fn labels(d: &OnnxDescription, outputs: usize) -> Result<Labels> {
         _ => (0..n).map(|c| voc_colour(c as u8)).collect(),
     };
     Ok(Labels { dataset: d.dataset.unwrap_or(Dataset::Voc), from_dataset, classes, palette, outputs })
+}
+
+/// The working size: the graph's fixed size (a described `size` must equal it), else the
+/// described or default size of a free-size graph, a multiple of `size_multiple`.
+fn sizes(w: Option<usize>, h: Option<usize>, d: &OnnxDescription) -> Result<Sizes> {
+    Ok(match (w, h) {
+        (Some(w), Some(h)) => {
+            if let Some((sw, sh)) = d.size.filter(|&s| s != (w, h)) {
+                return Err(Error::Model(format!("the graph takes exactly {w}×{h}, but the description says size {sw}x{sh}")));
+            }
+            Sizes::Fixed(w, h)
+        }
+        _ => {
+            let multiple = d.size_multiple.unwrap_or(FREE_MULTIPLE);
+            let native = d.size.unwrap_or(FREE_DEFAULT);
+            if native.0 % multiple != 0 || native.1 % multiple != 0 {
+                return Err(Error::Model(format!("size {}x{} is not a multiple of size_multiple = {multiple}", native.0, native.1)));
+            }
+            Sizes::Free { multiple, native }
+        }
+    })
 }
 
 #[cfg(test)]

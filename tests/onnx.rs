@@ -325,6 +325,19 @@ fn bad_files_are_refused_with_messages_that_say_why() {
     let _ = load("opzoo_ts.onnx", &device);
 }
 
+/// SEA's fixed PASCAL VOC class weights go only to a network trained on VOC's classes: the
+/// ESPNetv2 fixture (described `dataset = "voc"` in its metadata), not a graph whose classes are
+/// its own (numbered), which SEA attacks with its per-image weights.
+#[test]
+fn sea_takes_the_voc_class_weights_only_for_a_voc_model() {
+    let sea = attack::AttackSpec::from_json(r#"{"kind": "sea"}"#).unwrap();
+    let voc = load("espnetv2_s0.5_ts.onnx", &backend::cpu()).spec;
+    let own = load("opzoo_ts.onnx", &backend::cpu()).spec;
+    assert!(voc.dataset_classes() && !own.dataset_classes());
+    assert_eq!(sea.for_model(voc).losses, Some(attack::LossKind::SEA_VOC.to_vec()));
+    assert_eq!(sea.for_model(own).losses, None);
+}
+
 /// burn-wgpu on a real adapter: the same logits and input gradient as the CPU backend.
 #[test]
 fn onnx_graphs_run_on_wgpu_with_gradients() {

@@ -64,13 +64,6 @@ fn self_ce(logits: Tensor<4>) -> Tensor<1> {
     logp.gather(1, target).mean().neg()
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
-    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
-}
-
 fn onnx_net(seg: &Segmenter) -> &advseg::model::onnx::OnnxNet {
     match &seg.net {
         Network::Onnx(n) => n,
@@ -110,11 +103,11 @@ fn every_fixture_matches_pytorch_logits_and_input_gradient() {
             let got = every_second(scores.clone().detach());
             let want = &r["logits"].1;
             assert_eq!(got.len(), want.len(), "{file}: output size");
-            let err = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            let err = common::max_abs_diff(&got, want);
             let logits = seg.logits(x.clone()).unwrap();
             let grads = self_ce(logits).backward();
             let g: Vec<f32> = x.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
-            let cos = cosine(&g, &r["grad_x01"].1);
+            let cos = common::cosine(&g, &r["grad_x01"].1);
             println!("{file}: |logits − PyTorch| max {err:.2e}, gradient cosine {cos:.6} (load {loaded:.2} s)");
             if err > 1e-4 || cos < 0.999 {
                 bad.push(format!("{file}: logits differ by {err}, gradient cosine {cos}"));
@@ -135,7 +128,7 @@ fn every_resize_mode_matches_onnxruntime() {
     assert_eq!(got.len(), want.len());
     // per mode (3 channels of 24 × 20 each)
     for (k, (g, w)) in got.chunks(3 * 24 * 20).zip(want.chunks(3 * 24 * 20)).enumerate() {
-        let err = g.iter().zip(w).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let err = common::max_abs_diff(g, w);
         assert!(err < 1e-5, "resize mode {k}: {err}");
     }
 }
@@ -194,10 +187,10 @@ fn the_shared_deeplab_graph_runs_as_the_native_network() {
     let (x, _, _) = voc(&["294", "20"], 257, 257, &device);
     let x = x.require_grad();
     let (a, b) = (onnx.logits(x.clone()).unwrap(), native.logits(x.clone()).unwrap());
-    let err = values(a.clone().detach()).iter().zip(values(b.clone().detach())).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+    let err = common::max_abs_diff(&values(a.clone().detach()), &values(b.clone().detach()));
     let ga: Vec<f32> = x.grad(&self_ce(a).backward()).unwrap().into_data().try_to_vec().unwrap();
     let gb: Vec<f32> = x.grad(&self_ce(b).backward()).unwrap().into_data().try_to_vec().unwrap();
-    let cos = cosine(&ga, &gb);
+    let cos = common::cosine(&ga, &gb);
     println!("deeplab ONNX vs native: |logits| max {err:.2e}, gradient cosine {cos:.7}");
     assert!(err <= 1e-4, "logits differ by {err}");
     assert!(cos >= 0.999, "gradient cosine {cos}");
@@ -275,7 +268,7 @@ fn a_free_size_graph_takes_other_sizes_and_batches() {
     assert_eq!(y.dims(), [3, 6, 64, 96]);
     // a batch gives what its images give one by one
     let one = seg.logits(x.slice([1..2])).unwrap();
-    let err = values(y.slice([1..2])).iter().zip(values(one)).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let err = common::max_abs_diff(&values(y.slice([1..2])), &values(one));
     assert!(err < 1e-4, "batched vs single {err}");
 }
 
@@ -353,8 +346,8 @@ fn onnx_graphs_run_on_wgpu_with_gradients() {
             let g: Vec<f32> = x.grad(&self_ce(y.clone()).backward()).unwrap().into_data().try_to_vec().unwrap();
             out.push((values(y.detach()), g));
         }
-        let err = out[0].0.iter().zip(&out[1].0).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        let cos = cosine(&out[0].1, &out[1].1);
+        let err = common::max_abs_diff(&out[0].0, &out[1].0);
+        let cos = common::cosine(&out[0].1, &out[1].1);
         println!("{file} on wgpu vs CPU: |logits| max {err:.2e}, gradient cosine {cos:.6}");
         assert!(err < 1e-3 && cos > 0.999, "{file}: {err} {cos}");
     }

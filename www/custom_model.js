@@ -31,7 +31,7 @@ function el(tag, attrs = {}, kids = []) {
 
 /** The panel: drop zone, file button, form, status line. */
 function build() {
-  const form = el('div', { class: 'onnx-form', style: 'display: flex; flex-wrap: wrap; gap: 6px 14px; margin-top: 8px' });
+  const form = el('div', { class: 'onnx-form' });
   for (const [key, label, hint, title] of FIELDS) {
     const input = Array.isArray(hint)
       ? el('select', { 'data-key': key }, hint.map((o) => new Option(o || 'from the file', o)))
@@ -41,7 +41,7 @@ function build() {
   const file = el('input', { type: 'file', accept: '.onnx', id: 'onnx-file' });
   const zone = el('div', { id: 'onnx-drop', class: 'drop', tabindex: '0' }, ['Drop an .onnx segmentation network here, or ', file]);
   const status = el('p', { id: 'onnx-status', class: 'hint', role: 'status' });
-  return el('details', { id: 'onnx-model', class: 'onnx-model', style: 'margin: 6px 16px' }, [
+  return el('details', { id: 'onnx-model', class: 'onnx-model' }, [
     el('summary', {}, ['Your own model (ONNX)']),
     el('p', { class: 'hint' }, ['Any network exported to ONNX (torch.onnx.export, tf2onnx, …) with one image input and a score map output. ',
       'Say here what the file\'s metadata does not (docs/onnx.md); then drop the file.']),

@@ -51,7 +51,8 @@ try {
   // a truncated file: refused in the panel, the zoo model stays loaded
   const bytes = readFileSync(fixture);
   await page.setInputFiles('#onnx-file', { name: 'broken.onnx', mimeType: 'application/octet-stream', buffer: bytes.subarray(0, 5000) });
-  await page.waitForFunction(() => /broken\.onnx/.test(document.getElementById('onnx-status')?.textContent || ''), null, { timeout: 120000 });
+  // (past the 'reading broken.onnx…' line: the worker's answer)
+  await page.waitForFunction(() => /broken\.onnx/.test(document.getElementById('onnx-status')?.textContent || '') && !/^reading /.test(document.getElementById('onnx-status')?.textContent || ''), null, { timeout: 120000 });
   const bad = await status();
   console.log(JSON.stringify({ truncated_file_message: bad }));
   assert.match(bad || '', /not a readable ONNX model/);

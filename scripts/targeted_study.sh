@@ -3,7 +3,8 @@
 # pushed to the clean map of image 2 (ESPNetv2 s = 2.0, ε = 8/255, CE), at several budgets, by
 # APGD and by PGD with fixed steps ε/4, ε/8 and ε/16. Prints a Markdown table of the mean
 # agreement with the target (real-valued and 8-bit) over the batch; the reports stay in $OUT.
-# Usage: scripts/targeted_study.sh [MODEL] [BUDGETS] [IMAGES]
+# Usage: scripts/targeted_study.sh [MODEL] [BUDGETS] [IMAGES]; ATTACKS (or EXTRA, added) lists the
+# attacks as KIND or KIND:STEP/ε (APGD: its initial step).
 #   defaults: espnetv2-voc, "5 10 20 50", the seed's batch "294 474 23 8" (474 is the target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ images=(); for n in "${names[@]}"; do images+=("$voc/$n.png"); done
 echo "| attack | steps | mean agreement, all 4 (real-valued / 8-bit) | mean of the 3 others (real-valued / 8-bit) | seconds |"
 echo "|---|---|---|---|---|"
 for t in "${budgets[@]}"; do
-  for a in "apgd" "pgd:0.25" "pgd:0.125" "pgd:0.0625" ${EXTRA:-}; do
+  for a in ${ATTACKS:-apgd pgd:0.25 pgd:0.125 pgd:0.0625} ${EXTRA:-}; do
     kind="${a%%:*}"; flags=(--kind "$kind")
     [ "$kind" = "$a" ] || flags+=(--step-size "$(python3 -c "print(${a#*:} * 8 / 255)")")
     dir="$out/$model-$kind-${a#*:}-$t"

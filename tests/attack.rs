@@ -516,6 +516,10 @@ fn attack_runs_on_wgpu() {
         for d in [backend::cpu(), base.clone()] {
             let seg = Segmenter::load("espnetv2-voc-s0.5", &backend::autodiff(&d)).unwrap();
             let x = Tensor::<4>::from_data(TensorData::new(images[0].data.clone(), [1, 3, 64, 64]), &d);
+            // the worst case of two families (its members run through the same dispatch)
+            let members = [attack::AttackKind::Pgd, attack::AttackKind::Dag]
+                .map(|k| attack::Member { kind: k, cfg: cfg.clone(), label: k.name().into(), loss: None });
+            let cfg = if kind == attack::AttackKind::WorstCase { cfg.clone().with_members(Some(members.to_vec())) } else { cfg.clone() };
             let r = block_on(attack::run_kind(kind, &seg, x, &Goal::untargeted(), &cfg, None)).unwrap();
             check_invariants(&r, &images, Norm::Linf, 8.0 / 255.0, "wgpu");
             results.push(r);

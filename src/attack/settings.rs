@@ -17,8 +17,8 @@ pub enum AttackKind {
     /// Projected gradient descent with a fixed step (Madry et al. 2018), with the per-pixel
     /// losses of SegPGD and CosPGD.
     Pgd,
-    /// APGD (Croce & Hein, ICML 2020), the default: the step size starts at 2ε and halves
-    /// where progress stalls, with momentum (`step_size` and `step_factor` do not apply).
+    /// APGD (Croce & Hein, ICML 2020), the default: the step size starts at 2ε (targeted ε/2,
+    /// or `step_size`) and halves where progress stalls, with momentum.
     #[default]
     Apgd,
     /// SEA (Croce, Singh & Hein, ECCV 2024): APGD once per loss of `losses` (default masked
@@ -62,7 +62,8 @@ impl AttackKind {
         }
     }
 
-    /// Whether `step_size` / `step_factor` apply (PGD's fixed step, DAG's γ).
+    /// Whether `step_size` / `step_factor` set the step (PGD's fixed step, DAG's γ); APGD and
+    /// SEA adapt theirs (a given one is only their first step).
     pub fn uses_step_size(self) -> bool {
         matches!(self, AttackKind::Pgd | AttackKind::Dag)
     }

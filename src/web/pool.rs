@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 use super::attack::{attacked, batch_images, browser_spec, painted};
 use super::convert::{decode_all, js_err, map_bytes, to_js};
 use super::progress::{observe, promise, report_stage};
-use super::session::{Busy, Inner, Session};
+use super::session::{Inner, Session};
 use crate::attack::pool::by_images::{self as split, IterateTally, Part};
 use crate::attack::pool::by_members as split_members;
 use crate::attack::{AttackResult, GoalMaps, ImageStats, Outcome, Progress, StepRecord, assemble};

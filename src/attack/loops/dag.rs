@@ -167,9 +167,9 @@ pub async fn dag<M: SegModel + ?Sized>(
 #[cfg(not(target_arch = "wasm32"))] // the blocking wrappers are native only
 mod tests {
     use super::*;
-    use crate::attack::loops::norm::Norm;
+    use crate::attack::losses::loss::LossKind;
     use crate::attack::loops::outcome::{Control, Progress};
-    use crate::attack::loops::testing::{Toy, batch, check_most_successful, goals};
+    use crate::attack::loops::testing::{Toy, batch, check_invariants, check_most_successful};
     use crate::backend;
     use burn::tensor::TensorData;
 
@@ -227,22 +227,7 @@ mod tests {
 
     #[test]
     fn invariants_for_every_norm_and_goal() {
-        let d = backend::cpu();
-        let (xs, x) = batch(1, 3, 4, 5, &d);
-        for norm in [Norm::Linf, Norm::L2] {
-            for goal in goals() {
-                let eps = if norm == Norm::L2 { 0.5 } else { 0.1 };
-                let cfg = PgdConfig::new().with_eps(eps).with_steps(5).with_norm(norm).with_step_size(Some(0.04)).with_random_start(true);
-                let r = run(&goal, &cfg, x.clone()).unwrap();
-                assert_eq!((r.adversarial.images.len(), r.targeted), (3, goal.is_targeted()));
-                for (i, img) in r.adversarial.images.iter().enumerate() {
-                    assert!(img.data.iter().all(|v| (0.0..=1.0).contains(v)));
-                    let delta: Vec<f32> = img.data.iter().zip(&xs[i * 60..(i + 1) * 60]).map(|(a, b)| a - b).collect();
-                    assert!(norm.measure(&delta) <= eps + 1e-5, "{norm} {goal:?}: image {i}");
-                    assert_eq!(delta, r.perturbation[i]);
-                }
-            }
-        }
+        check_invariants(run, 5, false, &[LossKind::Ce], Some(0.04));
     }
 
     #[test]

@@ -33,8 +33,8 @@ use crate::error::{Error, Result};
 use crate::model::SegModel;
 
 /// Run PGD on a batch `x01` `[N, 3, H, W]` in `[0, 1]` (any device; autodiff is added for
-/// the gradient) against `model`, for `goal`, with the settings of `cfg` (validated by
-/// [`crate::attack::run_kind`], the entry every front end uses).
+/// the gradient) against `model`, for `goal`, with the settings of `cfg` (validated when
+/// the loop starts).
 ///
 /// The model should be loaded on an autodiff device ([`crate::backend::autodiff`]).
 /// `observer`, if given, sees the iterates read ([`super::readback`]) and may stop (keeping the
@@ -114,7 +114,7 @@ pub async fn pgd<M: SegModel + ?Sized>(
 mod tests {
     use super::*;
     use crate::attack::loops::outcome::{Control, Progress};
-    use crate::attack::loops::testing::{Toy, batch, check_most_successful, check_sparse_reads, goals};
+    use crate::attack::loops::testing::{Toy, batch, check_invariants, check_most_successful, check_sparse_reads};
     use crate::attack::losses::loss::LossKind;
     use crate::backend;
 
@@ -128,28 +128,7 @@ mod tests {
     }
     #[test]
     fn invariants_for_every_norm_goal_and_loss() {
-        let d = backend::cpu();
-        let (xs, x) = batch(1, 3, 4, 5, &d);
-        for norm in [Norm::Linf, Norm::L2] {
-            for goal in goals() {
-                for loss in [LossKind::Ce, LossKind::SegPgd, LossKind::CosPgd] {
-                    let eps = if norm == Norm::L2 { 0.5 } else { 0.1 };
-                    let cfg = PgdConfig::new().with_eps(eps).with_steps(4).with_norm(norm).with_loss(loss).with_random_start(true);
-                    let r = run(&goal, &cfg, x.clone()).unwrap();
-                    assert_eq!(r.adversarial.images.len(), 3);
-                    assert_eq!(r.history.len(), 5);
-                    assert_eq!(r.steps_run, 4);
-                    assert_eq!(r.targeted, goal.is_targeted());
-                    for (i, img) in r.adversarial.images.iter().enumerate() {
-                        assert!(img.data.iter().all(|v| (0.0..=1.0).contains(v)));
-                        let orig = &xs[i * 60..(i + 1) * 60];
-                        let delta: Vec<f32> = img.data.iter().zip(orig).map(|(a, b)| a - b).collect();
-                        assert!(norm.measure(&delta) <= eps + 1e-5, "{norm} {loss} {goal:?}: image {i}");
-                        assert_eq!(delta, r.perturbation[i]);
-                    }
-                }
-            }
-        }
+        check_invariants(run, 4, true, &[LossKind::Ce, LossKind::SegPgd, LossKind::CosPgd], None);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::outcome::AttackResult;
 use crate::attack::loops::norm::Norm;
+use crate::attack::losses::loss::LossKind;
 use crate::attack::settings::PgdConfig;
 use crate::attack::spec::goal::{Goal, Mask};
 use crate::backend;
@@ -71,6 +72,34 @@ pub fn goals() -> Vec<Goal> {
         Goal::to_maps(vec![painted]),
         Goal::to_class(2).within(Mask::rect(5, 4, 1, 1, 3, 2), true),
     ]
+}
+
+/// The result of the loop `run` for every norm, goal and loss of `losses` (from a random start;
+/// `step_size` where the loop takes one) stays in `[0, 1]` and in the ε-ball, its perturbation
+/// is the adversarial image minus the clean one, its batch and goal are the input's, and it ran
+/// `steps` steps with one history record per iterate (`exact_steps`; DAG may stop earlier).
+pub fn check_invariants(run: fn(&Goal, &PgdConfig, Tensor<4>) -> Result<AttackResult>, steps: usize, exact_steps: bool, losses: &[LossKind], step_size: Option<f64>) {
+    let d = backend::cpu();
+    let (xs, x) = batch(1, 3, 4, 5, &d);
+    for norm in [Norm::Linf, Norm::L2] {
+        for goal in goals() {
+            for &loss in losses {
+                let eps = if norm == Norm::L2 { 0.5 } else { 0.1 };
+                let cfg = PgdConfig::new().with_eps(eps).with_steps(steps).with_norm(norm).with_loss(loss).with_step_size(step_size).with_random_start(true);
+                let r = run(&goal, &cfg, x.clone()).unwrap();
+                assert_eq!((r.adversarial.images.len(), r.targeted), (3, goal.is_targeted()));
+                if exact_steps {
+                    assert_eq!((r.history.len(), r.steps_run), (steps + 1, steps), "{norm} {loss} {goal:?}");
+                }
+                for (i, img) in r.adversarial.images.iter().enumerate() {
+                    assert!(img.data.iter().all(|v| (0.0..=1.0).contains(v)));
+                    let delta: Vec<f32> = img.data.iter().zip(&xs[i * 60..(i + 1) * 60]).map(|(a, b)| a - b).collect();
+                    assert!(norm.measure(&delta) <= eps + 1e-5, "{norm} {loss} {goal:?}: image {i}");
+                    assert_eq!(delta, r.perturbation[i]);
+                }
+            }
+        }
+    }
 }
 
 /// Reading every 3rd iterate gives the same attack as reading every one (`run`: a loop on the

@@ -12,7 +12,7 @@
 //! norm = "linf"                 # linf | l2
 //! eps = "8/255"                 # a number or a fraction; experiments may list several
 //! steps = 10                    # default 10; sea: 300 per loss (its authors' evaluation)
-//! step_factor = 0.25            # α = step_factor · ε (or step_size = "2/255")
+//! step_factor = 0.25            # α = step_factor · ε (or step_size = "2/255"); apgd: the first step
 //! random_start = false          # default false; sea: true (one seed per loss)
 //! restarts = 1                  # runs from different random starts, per image the strongest
 //! # radius_schedule = true      # apgd / sea: 2ε, 1.5ε, then ε (default: sea only)
@@ -156,10 +156,12 @@ pub struct AttackSpec {
     /// Gradient steps (default 10; SEA: 300 per loss).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<usize>,
-    /// Step size α in pixel units; default `step_factor · ε`.
+    /// Step size α in pixel units; default `step_factor · ε`. APGD and SEA: the initial step
+    /// (default 2ε, targeted APGD ε/2), which then adapts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_size: Option<Radius>,
-    /// Step size as a multiple of ε (default 0.25 when `step_size` is absent).
+    /// Step size as a multiple of ε (PGD's default 0.25 when `step_size` is absent; APGD and
+    /// SEA: the initial step).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_factor: Option<f64>,
     /// Start from a random point of the ε-ball (default: SEA yes, the others no).
@@ -487,6 +489,7 @@ impl AttackSpec {
         let step = match (&self.step_size, self.step_factor, self.kind) {
             (Some(a), _, _) => Some(a.value),
             (None, None, AttackKind::Dag) => Some(crate::attack::loops::dag::GAMMA),
+            (None, None, AttackKind::Apgd | AttackKind::Sea) => None,
             (None, f, _) => Some(f.unwrap_or(0.25) * eps).filter(|a| *a > 0.0),
         };
         let members = match &self.members {

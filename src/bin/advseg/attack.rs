@@ -35,8 +35,8 @@ pub enum Mode {
 pub enum Kind {
     /// Projected gradient descent with a fixed step (--step-size, default ε/4).
     Pgd,
-    /// APGD (Croce & Hein 2020): the step starts at 2ε and halves where progress stalls,
-    /// with momentum (--step-size does not apply).
+    /// APGD (Croce & Hein 2020): the step starts at 2ε (targeted ε/2, or --step-size) and
+    /// halves where progress stalls, with momentum.
     Apgd,
     /// SEA (Croce, Singh & Hein 2024) as its authors run it: APGD once per loss of --losses
     /// (default masked-ce, balanced-ce, js) from its own random start with the progressive
@@ -83,7 +83,8 @@ pub struct AttackArgs {
     /// Loss: ce, segpgd, cospgd, masked-ce, balanced-ce or js.
     #[arg(long, default_value = "ce")]
     pub loss: String,
-    /// sea: the ensemble's losses, comma-separated (default masked-ce,balanced-ce,js).
+    /// sea: the ensemble's losses, comma-separated (default masked-ce,balanced-ce,js; on
+    /// PASCAL VOC models masked-ce,balanced-ce-voc,js).
     #[arg(long)]
     pub losses: Option<String>,
     /// worst-case: its attacks, comma-separated KIND or KIND-LOSS (e.g.

@@ -337,3 +337,32 @@ async fn sea_runs_in_the_browser_with_per_image_winners() {
     let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone()), JsValue::UNDEFINED), "cancelled SEA").await;
     assert!(e.contains("cancel"), "{e}");
 }
+
+/// An ONNX network from its bytes, as the page's drop zone brings it: registered (read and run
+/// once), loaded on the CPU and on WebGPU, segmenting alike, attacked; a bad file is refused
+/// with a message and registers nothing.
+#[wasm_bindgen_test]
+async fn an_onnx_model_from_bytes_segments_and_attacks() {
+    const ONNX: &[u8] = include_bytes!("fixtures/onnx/opzoo_dynamo.onnx");
+    let name = "opzoo_dynamo.onnx";
+    let e = advseg::web::register_onnx("broken.onnx".into(), ONNX[..ONNX.len() / 3].to_vec(), None).err().map(JsValue::from).unwrap();
+    assert!(format!("{e:?}").contains("broken.onnx"), "{e:?}");
+    let e = Session::create("broken.onnx".into(), vec![], "cpu".into()).await.err().map(JsValue::from).unwrap();
+    assert!(format!("{e:?}").contains("broken.onnx"), "{e:?}");
+    let info = advseg::web::register_onnx(name.into(), ONNX.to_vec(), Some(r#"{"channels": "BGR"}"#.into())).map_err(JsValue::from).unwrap();
+    assert_eq!((num(&info, "native_width"), num(&info, "native_height"), num(&info, "outputs")), (48.0, 48.0, 5.0));
+    let mut maps = Vec::new();
+    for backend in ["cpu", "webgpu"] {
+        let s = Session::create(name.into(), vec![], backend.into()).await.map_err(JsValue::from).unwrap();
+        let seg = settle(s.segment(images(&[IMAGE]), 48, 48, None)).await.unwrap();
+        maps.push(bytes_at(&seg, "maps", 0));
+        let opts = options(&[("kind", "pgd".into()), ("steps", 3.into()), ("eps", "8/255".into())]);
+        let r = settle(s.attack(images(&[IMAGE]), 48, 48, opts, None, None, JsValue::UNDEFINED)).await.unwrap();
+        let q = get(&get(&get(&r, "report"), "overall"), "quantized");
+        let vs_clean = num(&get(&q, "vs_clean"), "agreement");
+        web_sys::console::log_1(&format!("onnx {backend} ({}): 3-step PGD, agreement with clean {vs_clean:.4}", s.backend()).into());
+        assert!(vs_clean < 0.8, "{backend}: the attack left agreement at {vs_clean}");
+    }
+    let agree = agreement(&maps[0], &maps[1]);
+    assert!(agree >= 0.99, "CPU and WebGPU maps agree on {agree}");
+}

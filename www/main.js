@@ -23,6 +23,7 @@ import { fillCameraModels, wireCamera } from './camera.js';
 import { onRowOpen } from './grid.js';
 import { wireSweep } from './sweep.js';
 import { wireLessons } from './lessons.js';
+import { wireCustomModel } from './custom_model.js';
 
 api.onFatal = (msg) => {
   if (msg.startsWith('cancelled')) { setStage('cancelled; reloading the model'); return; }
@@ -48,6 +49,7 @@ onRowOpen((i) => {
 });
 wireSweep(guarded);
 wireLessons();
+wireCustomModel();
 $('run').addEventListener('click', () => guarded(run));
 $('cancel').addEventListener('click', cancel);
 $('model').addEventListener('change', () => guarded(loadModel));

@@ -1,14 +1,15 @@
 // The Web Worker that owns the wasm instance, so the page never freezes.
 //
 // Messages in:  {op: 'init', cancelFlag?: SharedArrayBuffer} first; then {id, op, args} with op
-//               'models', 'scalers', 'resizeMap' (no model needed), 'load', 'inputSize',
+//               'models', 'scalers', 'resizeMap' (no model needed), 'registerOnnx', 'load' (with
+//               args.onnx for a model brought by the user: custom_model.js), 'inputSize',
 //               'scalingInputSize', 'segment', 'attack' (with `part`: one part of a split attack)
 //               or 'scaling'; the pool's 'attackSplit' and 'mergeAttack' (pool.js); the calibration's 'probeAdapter' and
 //               'forwardSeconds' (calibrate.js); the camera view's 'universal',
 //               'readDeltaPng', 'setDelta' and 'segmentFrame'; {op: 'cancel'} at any time.
 // Messages out: {id, status: 'progress', progress} while running, then
 //               {id, status: 'done', result} or {id, status: 'error', error: string}.
-import init, { Session, attackSplit, listAttacks, probeAdapter, listModels, listScalers, readDeltaPng, resizeMap } from './pkg/advseg.js';
+import init, { Session, attackSplit, listAttacks, probeAdapter, listModels, listScalers, readDeltaPng, registerOnnx, resizeMap } from './pkg/advseg.js';
 
 /** @type {Session | null} */
 let session = null;
@@ -64,17 +65,20 @@ async function handle(id, op, args) {
   if (op === 'attackSplit') return attackSplit(args.options);
   if (op === 'probeAdapter') return await probeAdapter();
   if (op === 'setDelta') { universalDelta = args; return true; }
+  // an ONNX file brought by the user (custom_model.js): read and checked, not yet loaded
+  if (op === 'registerOnnx') return registerOnnx(args.model, args.bytes, args.description);
   if (op === 'load') {
-    const key = `${args.model}/${args.backend || 'auto'}`;
+    const key = `${args.model}/${args.backend || 'auto'}/${args.onnx ? args.onnx.version : ''}`;
     if (session && sessionKey === key) {
       return await describe(session, 0);
     }
     const t0 = performance.now();
+    if (args.onnx) registerOnnx(args.model, args.onnx.bytes, args.onnx.description);
     const models = listModels();
-    const entry = models.find((/** @type {any} */ m) => m.name === args.model);
+    const entry = args.onnx ? { file: args.model } : models.find((/** @type {any} */ m) => m.name === args.model);
     if (!entry) throw new Error(`unknown model '${args.model}'`);
     self.postMessage({ id, status: 'progress', progress: { stage: `fetching ${entry.file}`, fraction: 0.1 } });
-    const bytes = await fetchWeights(entry.file);
+    const bytes = args.onnx ? new Uint8Array(0) : await fetchWeights(entry.file);
     self.postMessage({ id, status: 'progress', progress: { stage: 'building the network', fraction: 0.5 } });
     if (session) { session.free(); session = null; }
     session = await Session.create(args.model, bytes, args.backend || 'auto');

@@ -213,7 +213,8 @@ impl ExperimentFile {
 fn same_dataset(images: &ImageSource, specs: &[&crate::model::zoo::ModelSpec]) -> Result<()> {
     if let Some(d) = images.dataset() {
         // the person/background models take VOC and Cityscapes labels (people → person)
-        if let Some(s) = specs.iter().find(|s| s.dataset != d && s.dataset != crate::data::Dataset::Selfie) {
+        // (an ONNX model with its own classes is scored by class index: not checked)
+        if let Some(s) = specs.iter().find(|s| s.dataset_classes() && s.dataset != d && s.dataset != crate::data::Dataset::Selfie) {
             return Err(invalid(format!("model '{}' predicts {} classes, but the images are {}", s.name, s.dataset.title(), images.describe())));
         }
     }

@@ -462,13 +462,15 @@ impl AttackSpec {
     /// JS; elsewhere [`LossKind::SEA`] (per-image class weights).
     pub fn for_model(&self, model: &ModelSpec) -> AttackSpec {
         let mut spec = self.resolved();
-        if spec.kind == AttackKind::Sea && spec.losses.is_none() && model.dataset == crate::data::Dataset::Voc {
+        // trained on VOC's classes (an ONNX model with classes of its own is not, whatever its labels)
+        let voc = model.dataset == crate::data::Dataset::Voc && model.dataset_classes();
+        if spec.kind == AttackKind::Sea && spec.losses.is_none() && voc {
             spec.losses = Some(LossKind::SEA_VOC.to_vec());
         }
         spec.members = spec.members.map(|list| {
             list.into_iter()
                 .map(|m| match (m.kind, &m.losses) {
-                    (AttackKind::Sea, None) if model.dataset == crate::data::Dataset::Voc => MemberSpec { losses: Some(LossKind::SEA_VOC.to_vec()), ..m },
+                    (AttackKind::Sea, None) if voc => MemberSpec { losses: Some(LossKind::SEA_VOC.to_vec()), ..m },
                     _ => m,
                 })
                 .collect()

@@ -84,8 +84,12 @@ async function bring(file, panel) {
   let opt = [...menu.options].find((o) => o.value === file.name);
   if (!opt) { opt = new Option(`${file.name} (ONNX)`, file.name); menu.add(opt); }
   menu.value = file.name;
-  say(`${file.name}: ${info.outputs} scores, ${info.classes.length} classes, ${info.size_rule}, ${info.steps} steps — loading…`);
+  const what = `${file.name}: ${info.outputs} scores, ${info.classes.length} classes, ${info.size_rule}, ${info.steps} steps`;
+  say(`${what} — loading…`);
   menu.dispatchEvent(new Event('change'));
+  // the page loads it (main.js); say so once the worker has it (errors go to the banner)
+  for (let i = 0; i < 600 && api.loaded?.model !== file.name; i++) await new Promise((r) => setTimeout(r, 200));
+  if (api.loaded?.model === file.name && status.textContent === `${what} — loading…`) say(`${what} — loaded (${api.loaded.backend})`);
 }
 
 /** Put the panel under the header's model menu and wire the picker and the drop zone. */

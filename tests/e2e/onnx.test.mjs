@@ -69,6 +69,8 @@ try {
   await idle();
   console.log(JSON.stringify({ onnx_load_and_segment_s: (Date.now() - t0) / 1000, status: await status() }));
   assert.equal(await page.inputValue('#model'), 'lraspp_mnv3_dynamo.onnx');
+  // the status line says the model is loaded (not "loading…" forever)
+  await page.waitForFunction(() => /— loaded \(/.test(document.getElementById('onnx-status')?.textContent || ''), null, { timeout: 30000 });
   assert.equal(await page.$$eval('#legend .chip', (c) => c.length), 6, 'the six described classes');
   assert.match(await page.textContent('#legend') || '', /person/);
   await shot('2-loaded');

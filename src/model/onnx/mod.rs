@@ -5,7 +5,7 @@
 //! - [`read`]: checks (size, format, operators, external data) and the parse;
 //! - [`describe`]: what the user says about the network (metadata, sidecar TOML, flags, form);
 //! - [`lower`] / [`op`] / [`plan`]: nodes → steps over value slots, BatchNorms folded;
-//! - [`host`] / [`dev`]: host values (shape arithmetic, indices) and device tensors of any rank;
+//! - [`host`] (its arithmetic in [`host_arith`]) / [`dev`]: host values (shape arithmetic, indices) and device tensors of any rank;
 //! - [`exec`]: running a step — [`exec_host`] (host forms), [`exec_dev`] (elementwise, layout
 //!   and indexing on the device), [`exec_nn`] (network ops), [`exec_norm`]
 //!   (normalisations), [`shape`] (the layout ops' shape rules);
@@ -23,6 +23,7 @@ pub mod exec_host;
 pub mod exec_nn;
 pub mod exec_norm;
 pub mod host;
+pub mod host_arith;
 pub mod lower;
 pub mod model;
 pub mod net;

@@ -1,7 +1,7 @@
 //! The one place that turns an [`AttackKind`] into its loop: the CLI, the page (both through
 //! [`crate::attack::run_attack`]), the pool and the experiment runner reach it through
 //! [`crate::attack::run_with_restarts`], so a new attack family is added here once and every
-//! front end gets it. The settings are validated here, once per run.
+//! front end gets it. The loops validate their settings; an ensemble's are validated here.
 
 use burn::tensor::Tensor;
 
@@ -29,7 +29,10 @@ pub async fn run_kind<M: SegModel + ?Sized>(
     cfg: &PgdConfig,
     observer: Option<Observer<'_>>,
 ) -> Result<AttackResult> {
-    cfg.validate()?;
+    // the loops check their settings; an ensemble's are checked here, before its members run
+    if kind.is_ensemble() {
+        cfg.validate()?;
+    }
     match kind {
         AttackKind::Pgd => pgd(model, x, goal, cfg, observer).await,
         AttackKind::Apgd => apgd(model, x, goal, cfg, observer).await,

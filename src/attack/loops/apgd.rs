@@ -251,12 +251,12 @@ pub async fn apgd<M: SegModel + ?Sized>(
     cfg: &PgdConfig,
     observer: Option<Observer<'_>>,
 ) -> Result<AttackResult> {
+    cfg.validate()?;
     let x = x01.without_autodiff();
     let dims = x.dims();
     let [_, _, h, w] = dims;
     let (device, k) = (x.device(), model.num_classes());
     let x_host = host_batch(&x).await?;
-    cfg.validate()?; // before the phases (also checked in `start`)
     let runs = phases(cfg);
     let (x0, first, clean_maps) = start(model, &x, cfg, runs[0].radius).await?;
     let targeted = goal.is_targeted();

@@ -86,15 +86,13 @@ pub(in crate::attack) fn select(choose: &[bool], if_true: Tensor<4>, if_false: T
 /// radius schedule's first 2ε), its forward pass
 /// with the input gradient enabled `(x_0, logits)`, and the clean maps of `x` (the forward
 /// pass of `x_0` doubles as the clean prediction without a random start). This also checks
-/// the settings (every loop starts here, also when called directly) and that the model takes
-/// the input size.
+/// that the model takes the input size.
 pub(in crate::attack) async fn start<M: SegModel + ?Sized>(
     model: &M,
     x: &Tensor<4>,
     cfg: &PgdConfig,
     radius: f64,
 ) -> Result<(Tensor<4>, (Tensor<4>, Tensor<4>), Vec<ClassMap>)> {
-    cfg.validate()?;
     let dims = x.dims();
     let [n, _, h, w] = dims;
     let x0 = if cfg.random_start {

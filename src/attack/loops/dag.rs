@@ -96,7 +96,7 @@ fn all_done(success: &[f64], valid_per_image: &[usize]) -> bool {
 }
 
 /// Run DAG on a batch `x01` `[N, 3, H, W]` in `[0, 1]` against `model`, for `goal`, with the
-/// settings of `cfg` (see the module documentation for which apply).
+/// settings of `cfg` (see the module documentation for which apply; validated when the loop starts).
 ///
 /// Same contract as [`crate::attack::pgd()`]: the model should be on an autodiff device; `observer`
 /// sees every iterate (`t = 0..=steps_run`, the loss being `cfg.loss` against the reference)
@@ -110,6 +110,7 @@ pub async fn dag<M: SegModel + ?Sized>(
     cfg: &PgdConfig,
     mut observer: Option<Observer<'_>>,
 ) -> Result<AttackResult> {
+    cfg.validate()?;
     let x = x01.without_autodiff();
     let dims = x.dims();
     let [_, _, h, w] = dims;

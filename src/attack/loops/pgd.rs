@@ -51,6 +51,7 @@ pub async fn pgd<M: SegModel + ?Sized>(
     cfg: &PgdConfig,
     mut observer: Option<Observer<'_>>,
 ) -> Result<AttackResult> {
+    cfg.validate()?;
     if cfg.radius_schedule {
         return Err(Error::InvalidArgument("the radius schedule applies to APGD and SEA, not to PGD".into()));
     }

@@ -5,7 +5,7 @@
 //
 //   node scripts/web_bench_page.mjs [--model NAME] [--backends cpu,webgpu] [--workers 1,2,4]
 //        [--batches 1,4] [--steps 3] [--size 0] [--kind apgd] [--force-webgpu] [--json FILE]
-//        [--timeout SECONDS] [--screenshot FILE.png]
+//        [--timeout SECONDS] [--screenshot FILE.png] [--progress-every K]
 //
 // Needs scripts/web_build.sh (www/pkg, www/weights, www/samples) and tests/e2e's playwright-core
 // (scripts/setup.sh); Chromium from CHROMIUM (default /usr/bin/chromium), with the extra flags of
@@ -31,6 +31,7 @@ const query = new URLSearchParams({
   size: opt('--size', '0'),
   kind: opt('--kind', 'apgd'),
   forceWebgpu: argv.includes('--force-webgpu') ? '1' : '0',
+  progressEvery: opt('--progress-every', '1'),
 });
 const timeout = Number(opt('--timeout', '3000')) * 1000;
 

@@ -4,7 +4,8 @@
 # www/weights/ (links to weights/), www/samples/ (samples/ + shared fixtures, index.json).
 #
 # Usage: scripts/web_build.sh [--release]
-#   default    the `ci` profile (no LTO) through cargo + the wasm-bindgen CLI: what the tests use
+#   default    the `ci` profile (no LTO) through cargo + the wasm-bindgen CLI: what the tests and
+#              scripts/demo.sh use (the CLI is installed while cargo builds, where it is missing)
 #   --release  the shipped bundle: wasm-pack build (release profile: LTO, 1 codegen unit), then
 #              binaryen's wasm-opt -Oz (npm binaryen; Debian's wasm-opt breaks the module)
 set -euo pipefail
@@ -23,7 +24,15 @@ if [ $release = 1 ]; then
   mv "$out/advseg_bg.opt.wasm" "$out/advseg_bg.wasm"
   echo "web_build: wasm-opt -Oz: $before -> $(stat -c %s "$out/advseg_bg.wasm") bytes"
 else
-  cargo build --profile ci --lib --target wasm32-unknown-unknown
+  # wasm-bindgen's CLI (Cargo.lock's version) is installed, where missing, while cargo builds
+  setup_log="$(mktemp)"
+  scripts/setup.sh --only bindgen >"$setup_log" 2>&1 &
+  setup_pid=$!
+  built=0
+  cargo build --profile ci --lib --target wasm32-unknown-unknown || built=$?
+  wait $setup_pid || { cat "$setup_log" >&2; echo "web_build: installing wasm-bindgen's CLI failed" >&2; exit 1; }
+  cat "$setup_log"; rm -f "$setup_log"
+  [ $built = 0 ] || exit $built
   wasm-bindgen --target web --out-dir "$out" --out-name advseg \
     "$CARGO_TARGET_DIR/wasm32-unknown-unknown/ci/advseg.wasm"
 fi

@@ -55,10 +55,20 @@ pub fn wgpu_gpu(index: usize) -> Result<Device> {
         .map_err(Error::Backend)
 }
 
-/// The browser's WebGPU device, initialised asynchronously (the only way on wasm).
+/// The browser's WebGPU device, initialised asynchronously (the only way on wasm) once per
+/// wasm instance and kept: a second initialisation fails ("a server is still registered"), so
+/// every later session (another model, an ONNX file) gets the same device.
 #[cfg(target_arch = "wasm32")]
 pub async fn webgpu() -> Result<Device, String> {
-    Device::wgpu_options().init_async().await.map_err(|e| format!("{e}"))
+    thread_local! {
+        static WEBGPU: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
+    }
+    if let Some(d) = WEBGPU.with(|w| w.borrow().clone()) {
+        return Ok(d);
+    }
+    let d = Device::wgpu_options().init_async().await.map_err(|e| format!("{e}"))?;
+    WEBGPU.with(|w| *w.borrow_mut() = Some(d.clone()));
+    Ok(d)
 }
 
 /// A device by name: `cpu`, `wgpu` (the adapter wgpu prefers) or `wgpu:N` (the N-th

@@ -217,7 +217,7 @@ fn apgd_is_at_least_as_strong_as_pgd_at_equal_iterations() {
 
 /// SEA on ESPNetv2 s0.5 (3 VOC images at 128×128, ε = 2/255, 4 steps per loss): per image at
 /// least as strong as each of its members run alone with the same settings (APGD with that
-/// loss and `keep_best`, same seed), with the invariants; then restarts (L2 APGD, L∞ SEA)
+/// loss, its seed, tracking CE), with the invariants; then restarts (L2 APGD, L∞ SEA)
 /// keep the invariants and are per image at least as strong as their first run.
 #[test]
 fn sea_is_at_least_as_strong_as_each_member_and_restarts_keep_the_invariants() {
@@ -244,9 +244,9 @@ fn sea_is_at_least_as_strong_as_each_member_and_restarts_keep_the_invariants() {
     let clean = vec![1.0; images.len()];
     eprintln!("sea: accuracy vs clean prediction per image {:.4?} (from {clean:?}), winners {:?} ({:.1} s)", accuracy(&sea),
         sea.adversarial.per_image.iter().map(|s| s.winning_loss.map(|l| l.to_string())).collect::<Vec<_>>(), t0.elapsed().as_secs_f64());
-    for loss in LossKind::SEA {
-        let member = cfg.clone().with_loss(loss).with_keep_best(true);
-        let alone = block_on(attack::apgd(&seg, x.clone(), &Goal::untargeted(), &member, None)).unwrap();
+    for member in attack::ensemble::sea::runs(&cfg) {
+        let loss = member.loss.unwrap();
+        let alone = block_on(attack::run_kind(AttackKind::Apgd, &seg, x.clone(), &Goal::untargeted(), &member.cfg, None)).unwrap();
         eprintln!("  {loss} alone: {:.4?}", accuracy(&alone));
         for (i, (s, m)) in accuracy(&sea).iter().zip(accuracy(&alone)).enumerate() {
             assert!(*s <= m, "image {i}: SEA accuracy {s} > {loss} alone {m}");
@@ -278,8 +278,10 @@ fn sea_is_at_least_as_strong_as_each_member_and_restarts_keep_the_invariants() {
 const TARGETED_BATCH: [&str; 4] = ["294", "474", "23", "8"];
 
 /// The seed's experiment: a batch of 4 where every image is pushed to image #2's clean map, by
-/// targeted APGD and by the seed's fixed-step PGD (last iterate) at the same budget. APGD never
-/// ends an image less on the target than it started, and beats PGD on the mean agreement.
+/// targeted APGD (first step ε/2) and by PGD with the fixed step ε/4 at the same budget (20
+/// steps), each returning per image its most successful iterate. APGD never ends an image less
+/// on the target than it started, and beats PGD on the mean agreement (measured: 0.9385 vs
+/// 0.9243; with the authors' first step 2ε APGD reached only 0.8764, docs/results.md).
 #[test]
 fn targeted_to_the_map_of_image_2_raises_agreement() {
     if common::skip_without_fixtures("targeted_to_the_map_of_image_2_raises_agreement") {
@@ -415,7 +417,6 @@ fn property_invariants_over_random_configs() {
             .with_step_size(if rng.below(2) == 0 { None } else { Some(eps * (0.1 + rng.next_f64())) })
             .with_random_start(rng.below(2) == 0)
             .with_seed(rng.next_u64())
-            .with_keep_best(rng.below(2) == 0)
             .with_early_stop(if rng.below(3) == 0 { Some(rng.next_f64()) } else { None })
             .with_quantize(rng.below(2) == 0);
         let tag = format!("case {case}: {goal_kind} {w}x{h} n={n} {}", serde_json::to_string(&cfg).unwrap_or_default());
@@ -517,6 +518,10 @@ fn attack_runs_on_wgpu() {
         for d in [backend::cpu(), base.clone()] {
             let seg = Segmenter::load("espnetv2-voc-s0.5", &backend::autodiff(&d)).unwrap();
             let x = Tensor::<4>::from_data(TensorData::new(images[0].data.clone(), [1, 3, 64, 64]), &d);
+            // the worst case of two families (its members run through the same dispatch)
+            let members = [attack::AttackKind::Pgd, attack::AttackKind::Dag]
+                .map(|k| attack::Member { kind: k, cfg: cfg.clone(), label: k.name().into(), loss: None });
+            let cfg = if kind == attack::AttackKind::WorstCase { cfg.clone().with_members(Some(members.to_vec())) } else { cfg.clone() };
             let r = block_on(attack::run_kind(kind, &seg, x, &Goal::untargeted(), &cfg, None)).unwrap();
             check_invariants(&r, &images, Norm::Linf, 8.0 / 255.0, "wgpu");
             results.push(r);

@@ -70,8 +70,8 @@ fn targeted_image_writes_files_and_a_full_report() {
     let out = tmpdir("targeted");
     let o = out.to_str().unwrap();
     let res = advseg(&[
-        // PGD (not the default APGD): every image moves, also the target image itself, whose
-        // APGD result would be its unchanged start
+        // PGD, 3 steps; image #2 is the target itself: no iterate is closer to the target
+        // than its start, so the attack never returns it less on the target
         "attack", "--model", "deeplabv3-mnv2-voc", "--kind", "pgd", "--mode", "targeted-image", "--target-index", "2",
         "--eps", "8/255", "--steps", "3", "--loss", "segpgd", &voc("294"), &voc("474"), "--out", o,
     ]);
@@ -85,7 +85,7 @@ fn targeted_image_writes_files_and_a_full_report() {
     }
     let r = report(&out);
     assert_eq!(r["model"], "deeplabv3-mnv2-voc");
-    assert_eq!(r["schema"], "advseg.attack/1");
+    assert_eq!(r["schema"], "advseg.attack/2");
     assert_eq!(r["spec"]["goal"], "targeted-image");
     assert_eq!(r["spec"]["kind"], "pgd");
     assert!(r["images"][0]["winning_loss"].is_null());
@@ -101,10 +101,12 @@ fn targeted_image_writes_files_and_a_full_report() {
     let images = r["images"].as_array().unwrap();
     assert_eq!(images.len(), 2);
     assert_eq!(images[0]["name"], "294");
-    for img in images {
+    for (i, img) in images.iter().enumerate() {
         assert_eq!(img["has_ground_truth"], true);
         check_metrics(&img["clean"]["vs_ground_truth"], "clean.vs_ground_truth");
         check_metrics(&img["clean"]["vs_target"], "clean.vs_target");
+        let kept = img["kept_step"].as_u64().unwrap_or_else(|| panic!("no kept_step in {img}"));
+        assert!(kept <= 3, "kept step {kept}");
         for kind in ["adversarial", "quantized"] {
             let a = &img[kind];
             for m in ["vs_clean", "vs_target", "vs_ground_truth"] {
@@ -112,16 +114,23 @@ fn targeted_image_writes_files_and_a_full_report() {
             }
             let linf = num(&a["linf"], "linf");
             assert!(linf <= 8.0 / 255.0 + 1e-6, "{kind} linf {linf}");
-            assert!(num(&a["l2"], "l2") > 0.0);
-            assert!(num(&a["psnr"], "psnr") > 30.0);
+            // image 0 moves; image 1 (the target itself) keeps agreement 1, at its start or
+            // at an iterate that left it in place (a saturated softmax has no gradient)
+            let l2 = num(&a["l2"], "l2");
+            assert!(l2 >= 0.0 && (i == 1 || l2 > 0.0), "image {i}: {kind} l2 {l2} with kept step {kept}");
+            if l2 > 0.0 {
+                assert!(num(&a["psnr"], "psnr") > 30.0);
+            }
         }
     }
     // image #2 is the target itself: its clean map agrees with the target everywhere
     assert_eq!(num(&images[1]["clean"]["vs_target"]["agreement"], "agreement"), 1.0);
+    assert_eq!(num(&images[1]["adversarial"]["vs_target"]["agreement"], "agreement"), 1.0);
     // and the other image moves towards it
     let before = num(&images[0]["clean"]["vs_target"]["agreement"], "before");
     let after = num(&images[0]["adversarial"]["vs_target"]["agreement"], "after");
     assert!(after > before, "agreement with target {before} → {after}");
+    assert!(images[0]["kept_step"].as_u64() > Some(0));
     for kind in ["clean", "adversarial", "quantized"] {
         check_metrics(&r["overall"][kind]["vs_ground_truth"], &format!("overall.{kind}"));
         check_metrics(&r["overall"][kind]["vs_target"], &format!("overall.{kind}.vs_target"));
@@ -276,8 +285,10 @@ fn flags_toml_and_json_are_one_spec_with_one_result() {
     let js = r#"{"goal": "targeted-class", "target_class": "person", "eps": "4/255", "steps": 2, "loss": "cospgd",
                  "defense": {"reconstruct": "jpeg:75", "adaptive": false}}"#;
     let from_flags = AttackSpec::from_json_value(a["spec"].clone()).unwrap();
-    assert_eq!(from_flags, AttackSpec::from_toml(toml).unwrap());
-    assert_eq!(from_flags, AttackSpec::from_json(js).unwrap());
+    // the report echoes the spec with its defaults written out
+    let dl = advseg::model::zoo::spec("deeplabv3-mnv2-voc").unwrap();
+    assert_eq!(from_flags, AttackSpec::from_toml(toml).unwrap().for_model(dl));
+    assert_eq!(from_flags, AttackSpec::from_json(js).unwrap().for_model(dl));
     assert_eq!(a["spec"], b["spec"]);
     assert_eq!(a["overall"], b["overall"]);
     assert_eq!(a["images"], b["images"]);
@@ -314,7 +325,8 @@ fn apgd_from_flags_toml_and_json_is_one_attack() {
     assert_eq!(a["spec"], b["spec"]);
     assert_eq!(a["overall"], b["overall"]);
     let js = AttackSpec::from_json(r#"{"kind": "apgd", "eps": "1/255", "steps": 3}"#).unwrap();
-    assert_eq!(AttackSpec::from_json_value(a["spec"].clone()).unwrap(), js);
+    let dl = advseg::model::zoo::spec("deeplabv3-mnv2-voc").unwrap();
+    assert_eq!(AttackSpec::from_json_value(a["spec"].clone()).unwrap(), js.for_model(dl));
     // the library on the JSON spec gives the same numbers; the same spec as PGD does not
     let seg = advseg::model::Segmenter::load("deeplabv3-mnv2-voc", &advseg::backend::autodiff(&advseg::backend::cpu())).unwrap();
     let batch = voc_batch("166", false);
@@ -326,7 +338,8 @@ fn apgd_from_flags_toml_and_json_is_one_attack() {
 }
 
 /// `advseg attack --kind sea` (ESPNetv2 s0.5 at 128×128, 2 images, 2 steps per loss) writes a
-/// report with the loss that won each image; `kind = "sea"` in TOML and JSON is the same spec.
+/// report with the loss that won each image; `kind = "sea"` in TOML and JSON is the same spec
+/// (echoed with its defaults for the model).
 #[test]
 fn sea_writes_the_winning_loss_of_each_image() {
     if common::skip_without_fixtures("sea_writes_the_winning_loss_of_each_image") {
@@ -346,10 +359,48 @@ fn sea_writes_the_winning_loss_of_each_image() {
     assert_eq!(images.len(), 2);
     for img in images {
         let w = img["winning_loss"].as_str().unwrap_or_else(|| panic!("no winning_loss in {img}"));
-        assert!(["masked-ce", "balanced-ce", "js"].contains(&w), "{w}");
+        assert!(["masked-ce", "balanced-ce-voc", "js"].contains(&w), "{w}");
         assert!(num(&img["adversarial"]["linf"], "linf") <= 2.0 / 255.0 + 1e-6);
     }
+    // the report echoes the spec with SEA's defaults written out
     let spec = AttackSpec::from_json_value(r["spec"].clone()).unwrap();
-    assert_eq!(spec, AttackSpec::from_toml("kind = \"sea\"\neps = \"2/255\"\nsteps = 2\n").unwrap());
-    assert_eq!(spec, AttackSpec::from_json(r#"{"kind": "sea", "eps": "2/255", "steps": 2}"#).unwrap());
+    assert_eq!((r["spec"]["random_start"].as_bool(), r["spec"]["radius_schedule"].as_bool()), (Some(true), Some(true)));
+    let voc = advseg::model::zoo::spec("espnetv2-voc-s0.5").unwrap();
+    assert_eq!(spec, AttackSpec::from_toml("kind = \"sea\"\neps = \"2/255\"\nsteps = 2\n").unwrap().for_model(voc));
+    assert_eq!(spec, AttackSpec::from_json(r#"{"kind": "sea", "eps": "2/255", "steps": 2}"#).unwrap().for_model(voc));
+    // on a VOC model SEA's balanced loss has its authors' fixed class weights
+    assert_eq!(r["runs"], serde_json::json!(["masked-ce", "balanced-ce-voc", "js"]));
+    assert!(r["overall"]["miou_worst_case"]["adversarial"]["vs_clean"]["miou"].is_number());
+    assert_eq!(r["budget"]["holds"], true);
+}
+
+/// `advseg attack --kind worst-case --members …` (DeepLab, 2 images, 2 steps each) runs each
+/// member, keeps per image the strongest (`winner` indexes `runs`) and reports the mIoU worst
+/// case beside it; the saved images keep ε.
+#[test]
+fn worst_case_over_members_is_one_command() {
+    if common::skip_without_fixtures("worst_case_over_members_is_one_command") {
+        return;
+    }
+    let out = tmpdir("worst-case");
+    let res = advseg(&[
+        "attack", "--model", "deeplabv3-mnv2-voc", "--kind", "worst-case", "--members", "apgd-ce,pgd-cospgd,dag", "--eps", "1/255",
+        "--steps", "2", "--vs-gt", &voc("166"), &voc("474"), "--out", out.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let r = report(&out);
+    assert_eq!(r["runs"], serde_json::json!(["apgd-ce", "pgd-cospgd", "dag"]));
+    assert!(r["steps_run"].as_u64().is_some_and(|s| (5..=6).contains(&s)), "{}", r["steps_run"]);
+    for img in r["images"].as_array().unwrap() {
+        let (w, m) = (img["winner"].as_u64().unwrap(), img["miou_winner"].as_u64().unwrap());
+        assert!(w < 3 && m < 3, "{img}");
+        assert!(img["kept_step"].is_u64());
+    }
+    let o = &r["overall"];
+    let (acc, greedy) = (num(&o["adversarial"]["vs_ground_truth"]["miou"], "miou"), num(&o["miou_worst_case"]["adversarial"]["vs_ground_truth"]["miou"], "greedy"));
+    assert!(greedy <= acc + 1e-12, "the mIoU worst case {greedy} is above the accuracy one's {acc}");
+    assert_eq!(r["budget"]["holds"], true);
+    assert!(num(&r["budget"]["quantized_linf"], "quantized_linf") <= 1.0 / 255.0);
+    let e = advseg(&["attack", "--kind", "worst-case", "--members", "fgsm", &voc("166"), "--out", out.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&e.stderr).contains("'fgsm'"));
 }

@@ -2,8 +2,8 @@
 //! and the DeepLab `.tflite` convert to exactly the tensors of `../shared/weights/*.safetensors`
 //! (names, dtypes, shapes, values) and to the manifest's content hashes; `weights fetch` fills
 //! a folder from `--from` originals and from a (file://) mirror; corrupt, truncated or wrong
-//! originals and a checkpoint that is not a state dict give clear errors. Tests that need
-//! `../shared` print why they skip when it is absent.
+//! originals and a checkpoint that is not a state dict give clear errors. A test that cannot run
+//! (no `../shared`, no curl) records its skip and the reason (`common::skip`).
 
 mod common;
 
@@ -22,13 +22,15 @@ fn shared_weights() -> PathBuf {
     common::shared().join("weights")
 }
 
-/// `true` (after printing why) when the shared originals are absent.
+/// `true` (after recording the skip with its reason, see `common::skip`) when the shared
+/// originals or weights are absent.
 fn skip(test: &str) -> bool {
-    let missing = !upstream().join("edgenets").is_dir() || !shared_weights().is_dir();
-    if missing {
-        eprintln!("{test}: skipped — {} or {} is absent (set ADVSEG_SHARED)", upstream().display(), shared_weights().display());
+    let missing: Vec<String> =
+        [upstream().join("edgenets"), shared_weights()].iter().filter(|d| !d.is_dir()).map(|d| d.display().to_string()).collect();
+    if !missing.is_empty() {
+        common::skip(test, &format!("{} absent: put ../shared beside the checkout or set ADVSEG_SHARED", missing.join(" and ")));
     }
-    missing
+    !missing.is_empty()
 }
 
 fn tmp(tag: &str) -> PathBuf {
@@ -118,7 +120,10 @@ fn fetch_downloads_from_a_mirror_into_the_cache() {
         return;
     }
     if advseg::model::convert::download::tool() != Some("curl") {
-        eprintln!("fetch_downloads_from_a_mirror_into_the_cache: skipped — curl (file:// URLs) is not installed");
+        common::skip(
+            "fetch_downloads_from_a_mirror_into_the_cache",
+            "curl is not installed (the mirror is a file:// URL, which wget cannot fetch); scripts/setup.sh installs it",
+        );
         return;
     }
     let dest = tmp("mirror");

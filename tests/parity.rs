@@ -92,31 +92,13 @@ fn input_gradient_matches_pytorch() {
     check_gradients(&backend::cpu(), "cpu");
 }
 
-/// The wgpu adapter, or `None` (reported) when there is none and `ADVSEG_REQUIRE_WGPU` is not
-/// `1` (`.ci/run` sets it: there a missing adapter fails the test).
-fn wgpu_or_skip(test: &str) -> Option<burn::tensor::Device> {
-    match backend::wgpu() {
-        Ok(device) => {
-            println!("wgpu adapter: {}", backend::describe(&device));
-            Some(device)
-        }
-        Err(e) => {
-            if std::env::var("ADVSEG_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
-                panic!("{test}: wgpu is required (ADVSEG_REQUIRE_WGPU=1) but unavailable: {e}");
-            }
-            eprintln!("{test}: SKIPPED: no wgpu adapter ({e}); install mesa-vulkan-drivers");
-            None
-        }
-    }
-}
-
 /// burn-wgpu on a real adapter (Vulkan through lavapipe in CI, a GPU's driver elsewhere).
 #[test]
 fn logits_match_pytorch_on_wgpu() {
     if common::skip_without_fixtures("logits_match_pytorch_on_wgpu") {
         return;
     }
-    if let Some(device) = wgpu_or_skip("logits_match_pytorch_on_wgpu") {
+    if let Some(device) = common::wgpu_or_skip("logits_match_pytorch_on_wgpu") {
         check_logits(&device, "wgpu")
     }
 }
@@ -128,7 +110,7 @@ fn input_gradient_matches_pytorch_on_wgpu() {
     if common::skip_without_fixtures("input_gradient_matches_pytorch_on_wgpu") {
         return;
     }
-    if let Some(device) = wgpu_or_skip("input_gradient_matches_pytorch_on_wgpu") {
+    if let Some(device) = common::wgpu_or_skip("input_gradient_matches_pytorch_on_wgpu") {
         check_gradients(&device, "wgpu")
     }
 }

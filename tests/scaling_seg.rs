@@ -14,7 +14,7 @@ use std::process::Command;
 
 use advseg::image as imaging;
 use advseg::model::Segmenter;
-use advseg::attack::PgdConfig;
+use advseg::attack::{AttackKind, PgdConfig};
 use advseg::data::ClassMap;
 use advseg::resize::ScalerKind;
 use advseg::util::block_on;
@@ -179,7 +179,7 @@ fn target_map_mode_crafts_and_hides_the_target() {
         seen += 1;
         advseg::attack::Control::Continue
     };
-    let r = block_on(run_map_experiment(&seg, &load("voc/474.png"), &wanted, &pgd, &cfg, Some(&mut observer))).unwrap();
+    let r = block_on(run_map_experiment(&seg, &load("voc/474.png"), &wanted, AttackKind::Pgd, &pgd, &cfg, Some(&mut observer))).unwrap();
     print_report(&r.scaling);
     println!(
         "craft {:?}; vs wanted: clean {:.3}, target {:.3}, attack {:.3}",

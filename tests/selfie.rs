@@ -99,17 +99,8 @@ fn masks_match_mediapipe_on_wgpu() {
     if common::skip_without_fixtures("masks_match_mediapipe_on_wgpu") {
         return;
     }
-    match backend::wgpu() {
-        Ok(device) => {
-            println!("wgpu adapter: {}", backend::describe(&device));
-            check_masks(&device, "wgpu");
-        }
-        Err(e) => {
-            if std::env::var("ADVSEG_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
-                panic!("masks_match_mediapipe_on_wgpu: wgpu is required (ADVSEG_REQUIRE_WGPU=1) but unavailable: {e}");
-            }
-            eprintln!("masks_match_mediapipe_on_wgpu: SKIPPED: no wgpu adapter ({e}); install mesa-vulkan-drivers");
-        }
+    if let Some(device) = common::wgpu_or_skip("masks_match_mediapipe_on_wgpu") {
+        check_masks(&device, "wgpu");
     }
 }
 
@@ -205,7 +196,7 @@ fn untargeted_attack_removes_the_person() {
     let seg = load("selfie", &device);
     let names = ["voc_294", "photos_astronaut"];
     let images: Vec<BatchImage> = names.iter().map(|n| batch_image(n, &reference("selfie_segmentation", n))).collect();
-    let spec = AttackSpec { kind: AttackKind::Apgd, eps: vec![Radius::parse("4/255", "eps").unwrap()], steps: 20, ..AttackSpec::default() };
+    let spec = AttackSpec { kind: AttackKind::Apgd, eps: vec![Radius::parse("4/255", "eps").unwrap()], steps: Some(20), ..AttackSpec::default() };
     let t = Instant::now();
     let out = block_on(run_attack(&seg, &images, &spec, GoalMaps::default(), None)).unwrap();
     let moved = vanished(&out.images.clean_maps, &out.images.adversarial_maps, None);
@@ -238,7 +229,7 @@ fn vanish_attack_turns_the_person_into_background() {
         mask: Some(mask_png.display().to_string()),
         keep_outside: true,
         eps: vec![Radius::parse("4/255", "eps").unwrap()],
-        steps: 10,
+        steps: Some(10),
         ..AttackSpec::default()
     };
     let (target_map, mask) = spec.read_goal_files(r.w, r.h).unwrap();
@@ -282,7 +273,7 @@ fn appear_attack_paints_a_person_into_the_background() {
             goal: GoalKind::TargetedMap,
             keep_unpainted: true,
             eps: vec![Radius::parse("8/255", "eps").unwrap()],
-            steps: 20,
+            steps: Some(20),
             ..AttackSpec::default()
         };
         let maps = GoalMaps { target_map: Some(target.clone()), mask: None };

@@ -19,12 +19,13 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
 const MODEL: &str = "deeplabv3-mnv2-voc";
+// the shared fixtures are found through ADVSEG_SHARED at build time (scripts/env.sh sets it)
 const WEIGHTS: &[u8] = include_bytes!("../weights/deeplabv3_mnv2_257_voc.safetensors");
-const IMAGE: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/images/voc/294.png"));
+const IMAGE: &[u8] = include_bytes!(concat!(env!("ADVSEG_SHARED"), "/fixtures/images/voc/294.png"));
 /// PyTorch's argmax map of DeepLab on voc/294 at 257×257; the native code agrees with it on
 /// ≥ 99.999 % of pixels (tests/zoo.rs).
 const REFERENCE: &[u8] =
-    include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/reference/argmax/deeplabv3_mnv2_257_voc/voc_294.png"));
+    include_bytes!(concat!(env!("ADVSEG_SHARED"), "/fixtures/reference/argmax/deeplabv3_mnv2_257_voc/voc_294.png"));
 
 fn get(v: &JsValue, key: &str) -> JsValue {
     Reflect::get(v, &JsValue::from_str(key)).unwrap()
@@ -105,9 +106,9 @@ async fn check_backend(backend: &str) {
     });
     let opts = options(&[("steps", 2.into()), ("eps", "8/255".into()), ("loss", "segpgd".into())]);
     let cb: &Function = progress.as_ref().unchecked_ref();
-    let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone()))).await.unwrap();
+    let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone()), JsValue::UNDEFINED)).await.unwrap();
     let rep = get(&r, "report");
-    assert_eq!(get(&rep, "schema").as_string().as_deref(), Some("advseg.attack/1"));
+    assert_eq!(get(&rep, "schema").as_string().as_deref(), Some("advseg.attack/2"));
     assert_eq!(num(&rep, "steps_run"), 2.0);
     web_sys::console::log_1(&format!("{backend}: 2-step untargeted attack {:.2} s (first)", num(&rep, "seconds")).into());
     let attack_steps: Vec<JsValue> = steps.iter().filter(|p| get(p, "stage").as_string().as_deref() == Some("attack")).collect();
@@ -143,7 +144,7 @@ async fn check_backend(backend: &str) {
 
     // 2-step targeted attack to class 15 (person): closer to the target than the clean map
     let opts = options(&[("steps", 2.into()), ("eps", "8/255".into()), ("goal", "targeted-class".into()), ("target_class", 15.into())]);
-    let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, None)).await.unwrap();
+    let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, None, JsValue::UNDEFINED)).await.unwrap();
     let rep = get(&r, "report");
     web_sys::console::log_1(
         &format!("{backend}: 2-step targeted attack {:.2} s (warm): {:.3} PGD steps/s", num(&rep, "seconds"), 2.0 / num(&rep, "seconds")).into(),
@@ -188,7 +189,7 @@ async fn errors_quote_the_bad_value_and_the_session_keeps_working() {
         (bad(&[("colour", "red".into())]), "colour"),
     ];
     for (opts, want) in cases {
-        let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts, None, None), want).await;
+        let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts, None, None, JsValue::UNDEFINED), want).await;
         assert!(e.contains(want), "error {e:?} does not quote {want:?}");
     }
     let e = failure(s.segment(images(&[b"not an image at all"]), 257, 257, None), "not an image").await;
@@ -201,11 +202,11 @@ async fn errors_quote_the_bad_value_and_the_session_keeps_working() {
     assert!(format!("{:?}", e).contains("sha256"));
     // a painted map: wrong size, then a class out of range
     let opts = || bad(&[("goal", "targeted-map".into()), ("steps", 1.into())]);
-    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts(), Some(Uint8Array::from(&[1u8; 10][..])), None), "10 pixels").await;
+    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts(), Some(Uint8Array::from(&[1u8; 10][..])), None, JsValue::UNDEFINED), "10 pixels").await;
     assert!(e.contains("10 pixels"), "{e}");
     let mut painted = vec![255u8; 257 * 257];
     painted[257 * 3 + 2] = 77;
-    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts(), Some(Uint8Array::from(&painted[..])), None), "class 77").await;
+    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts(), Some(Uint8Array::from(&painted[..])), None, JsValue::UNDEFINED), "class 77").await;
     assert!(e.contains("class 77 at pixel (2, 3)"), "{e}");
     // still working
     assert!(settle(s.segment(images(&[IMAGE]), 257, 257, None)).await.is_ok());
@@ -218,7 +219,7 @@ async fn progress_returning_false_cancels_and_a_painted_map_attack_runs() {
         JsValue::from_bool(get(&p, "stage").as_string().as_deref() != Some("attack"))
     });
     let opts = options(&[("steps", 50.into())]);
-    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(stop.as_ref().unchecked_ref::<Function>().clone())), "cancel")
+    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(stop.as_ref().unchecked_ref::<Function>().clone()), JsValue::UNDEFINED), "cancel")
         .await;
     assert_eq!(e, "cancelled");
     // targeted-map: paint the top-left quarter "person"; unpainted pixels keep their class
@@ -229,7 +230,7 @@ async fn progress_returning_false_cancels_and_a_painted_map_attack_runs() {
         }
     }
     let opts = options(&[("steps", 2.into()), ("goal", "targeted-map".into()), ("keep_unpainted", true.into())]);
-    let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, Some(Uint8Array::from(&painted[..])), None)).await.unwrap();
+    let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, Some(Uint8Array::from(&painted[..])), None, JsValue::UNDEFINED)).await.unwrap();
     let reference = bytes_at(&r, "reference_maps", 0);
     let clean = bytes_at(&r, "clean_maps", 0);
     assert_eq!(reference[0], 15);
@@ -314,7 +315,7 @@ async fn sea_runs_in_the_browser_with_per_image_winners() {
     });
     let cb: &Function = progress.as_ref().unchecked_ref();
     let opts = options(&[("kind", "sea".into()), ("steps", 2.into()), ("eps", "8/255".into())]);
-    let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone()))).await.unwrap();
+    let r = settle(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone()), JsValue::UNDEFINED)).await.unwrap();
     let rep = get(&r, "report");
     let steps: Vec<f64> =
         seen.iter().filter(|p| get(p, "stage").as_string().as_deref() == Some("attack")).map(|p| num(&p, "step")).collect();
@@ -323,7 +324,8 @@ async fn sea_runs_in_the_browser_with_per_image_winners() {
     assert!(steps.windows(2).all(|w| w[1] >= w[0]), "the step counter runs over the whole ensemble: {steps:?}");
     let img = Array::from(&get(&rep, "images")).get(0);
     let winner = get(&img, "winning_loss").as_string().expect("winning_loss per image");
-    assert!(["masked-ce", "balanced-ce", "js"].contains(&winner.as_str()), "{winner}");
+    // DeepLab is a VOC model: SEA's balanced loss has its authors' fixed class weights
+    assert!(["masked-ce", "balanced-ce-voc", "js"].contains(&winner.as_str()), "{winner}");
     let adv = bytes_at(&r, "adversarial", 0);
     let orig = bytes_at(&r, "images", 0);
     assert!(adv.iter().zip(&orig).all(|(a, b)| a.abs_diff(*b) <= 8), "‖δ‖∞ ≤ 8/255");
@@ -332,6 +334,35 @@ async fn sea_runs_in_the_browser_with_per_image_winners() {
     let stop = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |_p: JsValue| JsValue::FALSE);
     let cb: &Function = stop.as_ref().unchecked_ref();
     let opts = options(&[("kind", "sea".into()), ("steps", 5.into())]);
-    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone())), "cancelled SEA").await;
+    let e = failure(s.attack(images(&[IMAGE]), 257, 257, opts, None, Some(cb.clone()), JsValue::UNDEFINED), "cancelled SEA").await;
     assert!(e.contains("cancel"), "{e}");
+}
+
+/// An ONNX network from its bytes, as the page's drop zone brings it: registered (read and run
+/// once), loaded on the CPU and on WebGPU, segmenting alike, attacked; a bad file is refused
+/// with a message and registers nothing.
+#[wasm_bindgen_test]
+async fn an_onnx_model_from_bytes_segments_and_attacks() {
+    const ONNX: &[u8] = include_bytes!("fixtures/onnx/opzoo_dynamo.onnx");
+    let name = "opzoo_dynamo.onnx";
+    let e = advseg::web::register_onnx("broken.onnx".into(), ONNX[..ONNX.len() / 3].to_vec(), None).err().map(JsValue::from).unwrap();
+    assert!(format!("{e:?}").contains("broken.onnx"), "{e:?}");
+    let e = Session::create("broken.onnx".into(), vec![], "cpu".into()).await.err().map(JsValue::from).unwrap();
+    assert!(format!("{e:?}").contains("broken.onnx"), "{e:?}");
+    let info = advseg::web::register_onnx(name.into(), ONNX.to_vec(), Some(r#"{"channels": "BGR"}"#.into())).map_err(JsValue::from).unwrap();
+    assert_eq!((num(&info, "native_width"), num(&info, "native_height"), num(&info, "outputs")), (48.0, 48.0, 5.0));
+    let mut maps = Vec::new();
+    for backend in ["cpu", "webgpu"] {
+        let s = Session::create(name.into(), vec![], backend.into()).await.map_err(JsValue::from).unwrap();
+        let seg = settle(s.segment(images(&[IMAGE]), 48, 48, None)).await.unwrap();
+        maps.push(bytes_at(&seg, "maps", 0));
+        let opts = options(&[("kind", "pgd".into()), ("steps", 3.into()), ("eps", "8/255".into())]);
+        let r = settle(s.attack(images(&[IMAGE]), 48, 48, opts, None, None, JsValue::UNDEFINED)).await.unwrap();
+        let q = get(&get(&get(&r, "report"), "overall"), "quantized");
+        let vs_clean = num(&get(&q, "vs_clean"), "agreement");
+        web_sys::console::log_1(&format!("onnx {backend} ({}): 3-step PGD, agreement with clean {vs_clean:.4}", s.backend()).into());
+        assert!(vs_clean < 0.8, "{backend}: the attack left agreement at {vs_clean}");
+    }
+    let agree = agreement(&maps[0], &maps[1]);
+    assert!(agree >= 0.99, "CPU and WebGPU maps agree on {agree}");
 }

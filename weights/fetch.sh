@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fill weights/ with the files named in weights/manifest.json.
 #
-# Fast path (no build): copy them from ../shared/weights (or $ADVSEG_SHARED_WEIGHTS), checked
+# Fast path (no build): copy them from ../shared/weights (or $ADVSEG_SHARED/weights, $ADVSEG_SHARED_WEIGHTS), checked
 # against their sha256. For any file not there — a fresh clone without ../shared — build the
 # CLI and run `advseg weights fetch`: it takes each published original from --from DIR (or
 # $ADVSEG_ORIGINALS_DIR), the download cache (~/.cache/advseg/originals) or its pinned URL
@@ -15,7 +15,7 @@
 # $ADVSEG_WHEELS_DIR), and sha256-checked like the shared copies.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-src="${ADVSEG_SHARED_WEIGHTS:-$here/../../shared/weights}"
+src="${ADVSEG_SHARED_WEIGHTS:-${ADVSEG_SHARED:-$here/../../shared}/weights}"
 manifest="$here/manifest.json"
 wheel_failed=0
 wheels="${ADVSEG_WHEELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/advseg/wheels}"

@@ -1,5 +1,6 @@
 // The page's client of worker.js: one promise per request, progress callbacks, cancellation,
 // and recovery (a worker that traps or ignores a cancel is replaced, the model reloaded).
+import { onnxArgs } from './onnx_models.js';
 
 /**
  * @typedef {{stage: string, fraction: number, step?: number, steps?: number, loss?: number,
@@ -88,7 +89,7 @@ export class Api {
 
   /** @param {string} model @param {string} backend @param {(p: Progress) => void} [onProgress] */
   async load(model, backend, onProgress) {
-    const r = await this.call('load', { model, backend }, onProgress);
+    const r = await this.call('load', { model, backend, ...onnxArgs(model) }, onProgress);
     this.loaded = { model, backend };
     return r;
   }

@@ -16,9 +16,11 @@ const params = {
   size: Number(q.get('size') || 0),
   kind: q.get('kind') || 'apgd',
   forceWebgpu: q.get('forceWebgpu') === '1',
+  progressEvery: Number(q.get('progressEvery') || 1),
 };
-/** The attack timed: the family of `kind`, ε = 8/255, `steps` steps, from the clean image. */
-const attackOptions = () => ({ kind: params.kind, eps: '8/255', steps: params.steps });
+/** The attack timed: the family of `kind`, ε = 8/255, `steps` steps, from the clean image; the
+ * loss and maps read back every `progressEvery` steps (with more than 1, compare `attack_s`). */
+const attackOptions = () => ({ kind: params.kind, eps: '8/255', steps: params.steps, progress_every: params.progressEvery });
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const stage = (/** @type {string} */ s) => { $('bench-stage').textContent = s; };
 

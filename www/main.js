@@ -30,6 +30,7 @@ import { wireLessons } from './lessons.js';
 import { wireLanding } from './landing.js';
 import { wireLoading } from './loading.js';
 import { wireZoom } from './zoom.js';
+import { wireCustomModel } from './custom_model.js';
 
 api.onFatal = (msg) => {
   if (msg.startsWith('cancelled')) { setStage('cancelled; reloading the model'); return; }
@@ -59,6 +60,7 @@ onRowOpen((i) => {
 wireSweep(guarded);
 wireLessons();
 wireLanding();
+wireCustomModel();
 $('run').addEventListener('click', () => guarded(run));
 $('cancel').addEventListener('click', cancel);
 $('model').addEventListener('change', () => guarded(loadModel));

@@ -1,11 +1,12 @@
 // A pool of workers for the CPU backend: each worker (an Api, see api.js) holds its own wasm
 // instance and model. A batch attack whose images are attacked independently (the wasm API's
-// `attackSplit` says which: APGD and SEA without early stop, restarts or a defense) is split
-// into contiguous parts, one per worker (`Session.attackPart`), and the parts are merged by the
-// wasm API (`Session.mergeAttack`) into exactly what one worker's `attack` returns: the same
-// maps, per-image and pooled metrics (the history's loss up to rounding). Otherwise an
-// ensemble (restarts, SEA's losses: a single image too) shares its runs among the workers
-// (`Session.attackRuns`, merged by `Session.mergeRuns`), again with the same result. Segmenting a batch
+// `attackSplit` says which: APGD without early stop, restarts or a defense) is split into
+// contiguous parts, one per worker (`Session.attack` with `part: {images: [first, count]}`), and
+// the parts are merged by the wasm API (`Session.mergeAttack`) into exactly what one worker's
+// `attack` returns: the same maps, per-image and pooled metrics (the history's loss up to
+// rounding). Otherwise an ensemble (restarts, SEA's losses, a worst case's attacks: a single
+// image too) shares its runs among the workers (`part: {runs: [first, count]}`, merged by
+// `Session.mergeAttack` too), again with the same result. Segmenting a batch
 // splits the same way. WebGPU, and every other call, stays on the first worker (one GPU).
 // 'auto' on a hardware WebGPU adapter first times the two devices (calibrate.js).
 // The live progress of a split attack is merged per iterate: the images' maps and agreements
@@ -151,8 +152,9 @@ export class Pool {
   }
 
   /**
-   * An ensemble attack (restarts, SEA's losses) with its runs shared among the workers
-   * (`Session.attackRuns`), each on the whole batch, merged by `Session.mergeRuns` into what one
+   * An ensemble attack (restarts, SEA's losses, a worst case's attacks) with its runs shared
+   * among the workers (`Session.attack` with `part: {runs}`), each on the whole batch, merged by
+   * `Session.mergeAttack` into what one
    * worker's `attack` returns. Live progress comes from the worker running the first runs.
    * @param {any} args @param {Api[]} ws @param {number} runs @param {(p: LiveProgress) => void} [onProgress]
    */
@@ -160,10 +162,10 @@ export class Pool {
     const t0 = performance.now();
     const ps = parts(runs, ws.length);
     const lists = await this.each(ws, ps, (w, [first, count], i) =>
-      w.call('attackRuns', { ...args, first, count }, i === 0 ? onProgress : undefined));
-    const r = await this.workers[0].call('mergeRuns', {
+      w.call('attack', { ...args, part: { runs: [first, count] } }, i === 0 ? onProgress : undefined));
+    const r = await this.workers[0].call('mergeAttack', {
       images: args.images, width: args.width, height: args.height, options: args.options,
-      runs: lists.flat(), seconds: (performance.now() - t0) / 1000,
+      parts: lists, seconds: (performance.now() - t0) / 1000,
     });
     this.lastSplit = { workers: ps.length, why: null };
     return r;
@@ -175,7 +177,7 @@ export class Pool {
     const ps = parts(args.images.length, ws.length);
     const live = liveMerger(ps, onProgress);
     const partResults = await this.each(ws, ps, (w, [first, count], i) =>
-      w.call('attackPart', { ...args, first, count }, (p) => live(i, p)));
+      w.call('attack', { ...args, part: { images: [first, count] } }, (p) => live(i, p)));
     const r = await this.workers[0].call('mergeAttack', {
       images: args.images, width: args.width, height: args.height, options: args.options,
       parts: partResults, seconds: (performance.now() - t0) / 1000,

@@ -1,17 +1,19 @@
 // The Web Worker that owns the wasm instance, so the page never freezes.
 //
-// Messages in:  {op: 'init', cancelFlag?: SharedArrayBuffer, module?: WebAssembly.Module} first; then {id, op, args} with op
-//               'models', 'scalers', 'resizeMap' (no model needed), 'load', 'inputSize',
-//               'scalingInputSize', 'segment', 'attack' or 'scaling'; the pool's 'attackSplit',
-//               'attackPart', 'mergeAttack', 'attackRuns' and 'mergeRuns' (pool.js); the calibration's 'probeAdapter' and
-//               'forwardSeconds' (calibrate.js); the camera view's 'universal',
-//               'readDeltaPng', 'setDelta' and 'segmentFrame'; {op: 'cancel'} at any time.
+// Messages in:  {op: 'init', cancelFlag?: SharedArrayBuffer, module?: WebAssembly.Module} first; then
+//               {id, op, args} with op 'models', 'scalers', 'resizeMap' (no model needed),
+//               'registerOnnx', 'load' (with args.onnx for a model brought by the user:
+//               custom_model.js), 'inputSize', 'scalingInputSize', 'segment', 'attack' (with
+//               `part`: one part of a split attack) or 'scaling'; the pool's 'attackSplit' and
+//               'mergeAttack' (pool.js); the calibration's 'probeAdapter' and 'forwardSeconds'
+//               (calibrate.js); the camera view's 'universal', 'readDeltaPng', 'setDelta' and
+//               'segmentFrame'; {op: 'cancel'} at any time.
 // Messages out: {id, status: 'progress', progress} while running, then
 //               {id, status: 'done', result} or {id, status: 'error', error: string};
 //               {id: -2, status: 'bytes', progress: {file, loaded, total}} while the wasm module
 //               or a model's weights download (fetch_progress.js); {id: -3, status: 'module', module}
 //               once the wasm module is compiled (the page starts its next workers from it).
-import init, { Session, attackSplit, listAttacks, probeAdapter, listModels, listScalers, readDeltaPng, resizeMap } from './pkg/advseg.js';
+import init, { Session, attackSplit, listAttacks, probeAdapter, listModels, listScalers, readDeltaPng, registerOnnx, resizeMap } from './pkg/advseg.js';
 import { fetchCounted, loadSizes } from './fetch_progress.js';
 
 /** @type {Session | null} */
@@ -94,17 +96,20 @@ async function handle(id, op, args) {
   if (op === 'attackSplit') return attackSplit(args.options);
   if (op === 'probeAdapter') return await probeAdapter();
   if (op === 'setDelta') { universalDelta = args; return true; }
+  // an ONNX file brought by the user (custom_model.js): read and checked, not yet loaded
+  if (op === 'registerOnnx') return registerOnnx(args.model, args.bytes, args.description);
   if (op === 'load') {
-    const key = `${args.model}/${args.backend || 'auto'}`;
+    const key = `${args.model}/${args.backend || 'auto'}/${args.onnx ? args.onnx.version : ''}`;
     if (session && sessionKey === key) {
       return await describe(session, 0);
     }
     const t0 = performance.now();
+    if (args.onnx) registerOnnx(args.model, args.onnx.bytes, args.onnx.description);
     const models = listModels();
-    const entry = models.find((/** @type {any} */ m) => m.name === args.model);
+    const entry = args.onnx ? { file: args.model } : models.find((/** @type {any} */ m) => m.name === args.model);
     if (!entry) throw new Error(`unknown model '${args.model}'`);
     self.postMessage({ id, status: 'progress', progress: { stage: `fetching ${entry.file}`, fraction: 0.1 } });
-    const bytes = await fetchWeights(entry.file);
+    const bytes = args.onnx ? new Uint8Array(0) : await fetchWeights(entry.file);
     self.postMessage({ id, status: 'progress', progress: { stage: 'building the network', fraction: 0.5 } });
     if (session) { session.free(); session = null; }
     session = await Session.create(args.model, bytes, args.backend || 'auto');
@@ -120,17 +125,11 @@ async function handle(id, op, args) {
     case 'segment': return await session.segment(args.images, args.width, args.height, progress);
     case 'warmUp': return await session.warmUp(args.batch, args.width, args.height);
     case 'forwardSeconds': return await session.forwardSeconds(args.width, args.height);
+    // with `part` (the pool, pool.js): one part of an attack split over workers
     case 'attack':
-      return await session.attack(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, progress);
-    // the pool (pool.js): one part of a batch split over workers, and the parts merged
-    case 'attackPart':
-      return await session.attackPart(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, args.first, args.count, progress);
+      return await session.attack(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, progress, args.part ?? undefined);
     case 'mergeAttack':
       return await session.mergeAttack(args.images, args.width, args.height, args.options, args.parts, args.seconds);
-    case 'attackRuns':
-      return await session.attackRuns(args.images, args.width, args.height, args.options, args.targetMap ?? undefined, args.first, args.count, progress);
-    case 'mergeRuns':
-      return await session.mergeRuns(args.images, args.width, args.height, args.options, args.runs, args.seconds);
     case 'universal':
       return await session.universal(args.images, args.heldOut ?? undefined, args.width, args.height, args.options, progress);
     case 'segmentFrame': {

@@ -6,22 +6,26 @@
 //! prediction with the per-pixel losses of SegPGD (Gu et al., ECCV 2022) and CosPGD
 //! (Agnihotri, Jung & Keuper, ICML 2024).
 //!
-//! The design follows the "one loop" structure of gradient-descent attack libraries:
+//! The design follows the "one loop" structure of gradient-descent attack libraries, grouped
+//! by part:
 //!
-//! - a PGD loop ([`pgd()`], async) configured by a [`PgdConfig`], and APGD ([`apgd()`], Croce
-//!   & Hein, ICML 2020: adaptive step size, momentum, best iterate per image) on the same
-//!   settings, SEA ([`sea()`], Croce, Singh & Hein, ECCV 2024: APGD once per loss of an
-//!   ensemble, per image the strongest) and DAG ([`dag()`], Xie et al., ICCV 2017: the margin
-//!   over the pixels not yet fooled, L∞-normalised steps); [`run_kind`] picks one by
-//!   [`AttackKind`] and [`run_with_restarts`] repeats any of them from random starts;
-//! - the threat model ([`Norm`]: L∞ or L2) supplies the random start, the normalisation of the
-//!   gradient into a step and the projection onto the ε-ball (plus clamping to `[0, 1]`);
-//! - the [`Goal`] decides the per-pixel reference map and the *sign* of the step: untargeted
-//!   attacks ascend the loss against the reference (the clean prediction or the ground truth),
-//!   targeted attacks descend it towards a target map (another image's map, one class, a
-//!   painted map, optionally within a [`Mask`]);
-//! - the [`LossKind`] turns logits and the reference map into a scalar (mean CE, SegPGD, CosPGD,
-//!   SEA's masked CE, balanced masked CE and Jensen–Shannon divergence).
+//! - [`spec`]: the one description of an attack ([`AttackSpec`], with a worst case's
+//!   [`MemberSpec`]s), radii as written, the [`Goal`] and its resolution from a spec;
+//! - [`settings`]: what the loops read ([`PgdConfig`], [`AttackKind`], an ensemble's
+//!   [`Member`]s), below both the spec and the loops;
+//! - [`loops`]: PGD ([`pgd()`]), APGD ([`apgd()`], Croce & Hein, ICML 2020, with SEA's
+//!   progressive radius) and DAG ([`dag()`], Xie et al., ICCV 2017), and what they share: the
+//!   threat model ([`Norm`]: start, step, projection), the kept iterate (per image the most
+//!   successful), the end of a run and 8-bit results inside the ball;
+//! - [`losses`]: CE, SegPGD, CosPGD and SEA's losses ([`LossKind`]);
+//! - [`ensemble`]: several runs as one attack — SEA (Croce, Singh & Hein, ECCV 2024), restarts
+//!   ([`run_with_restarts`]) and the worst case over any attacks — per image the strongest, and
+//!   the mIoU worst case;
+//! - [`dispatch`]: [`run_kind`], the one place an [`AttackKind`] becomes its loop;
+//! - [`run`]: [`run_attack`] — spec → [`Setup`] → dispatch → [`AttackReport`] — shared by the
+//!   CLI, the page, its worker pool ([`pool`]) and the experiments;
+//! - [`report`]: the report, its per-class detail and the budget of the saved images;
+//! - [`universal`]: one `δ` for a set of images.
 //!
 //! The loop is an `async fn` because on wasm32 tensors can only be read asynchronously; native
 //! code wraps it in [`crate::util::block_on`]. A per-iteration observer ([`Progress`] in,
@@ -32,51 +36,36 @@
 //! ([`crate::backend::autodiff`]); its parameters never require gradients, so only the input
 //! gradient is computed. Tensors are `[N, 3, H, W]` images in `[0, 1]` RGB throughout.
 
-pub mod apgd;
-pub mod dag;
 pub mod dispatch;
 pub mod ensemble;
-pub mod goal;
-pub mod loss;
-pub mod loss_sea;
-pub mod norm;
-pub mod outcome;
-pub mod pgd;
-pub mod radius;
-pub mod readback;
-pub mod radius_schedule;
+pub mod loops;
+pub mod losses;
+pub mod pool;
 pub mod report;
-pub mod restarts;
-pub mod report_detail;
 pub mod run;
-pub mod sea;
+pub mod settings;
 pub mod spec;
-pub mod split;
-pub mod split_members;
-pub mod spec_goal;
 pub mod universal;
-pub mod universal_report;
-pub mod universal_spec;
-pub mod warm_up;
 
-pub use apgd::apgd;
-pub use dag::dag;
 pub use dispatch::run_kind;
-pub use goal::{Goal, MapSource, Mask, Region, Target};
-pub use loss::LossKind;
-pub use norm::Norm;
-pub use outcome::{AttackResult, Control, ImageStats, Outcome, Progress, StepRecord};
-pub use pgd::{PgdConfig, pgd};
-pub use report::{AttackReport, ImageReport, Scores};
-pub use report_detail::{DetailScores, ReportDetail};
-pub use run::{AttackImages, AttackOutput, BatchImage, GoalMaps, assemble, run_attack};
-pub use radius::Radius;
-pub use restarts::run_with_restarts;
-pub use sea::sea;
-pub use spec::{AttackKind, AttackSpec, ClassRef, GoalKind, MapOrigin};
-pub use spec_goal::GoalInputs;
-pub use universal::{Crafted, UniversalConfig, UniversalDelta, craft_universal};
-pub use universal_report::{ScoredSet, SetEval, UniversalReport, UniversalScores, run_universal};
-pub use universal_spec::{UniversalGoal, UniversalSpec};
-pub use warm_up::warm_up;
-
+pub use ensemble::restarts::run_with_restarts;
+pub use loops::apgd::apgd;
+pub use loops::dag::dag;
+pub use loops::norm::Norm;
+pub use loops::outcome::{AttackResult, Control, ImageStats, MiouWorstCase, Outcome, Progress, StepRecord};
+pub use loops::pgd::pgd;
+pub use settings::{Member, PgdConfig};
+pub use loops::warm_up::warm_up;
+pub use losses::loss::LossKind;
+pub use report::attack_report::{AttackReport, ImageReport, Scores, WorstCaseScores};
+pub use report::budget::Budget;
+pub use report::detail::{DetailScores, ReportDetail};
+pub use run::{AttackImages, AttackOutput, BatchImage, GoalMaps, Setup, assemble, run_attack, top_level_runs};
+pub use spec::attack_spec::{AttackKind, AttackSpec, ClassRef, GoalKind, MapOrigin};
+pub use spec::goal::{Goal, MapSource, Mask, Region, Target};
+pub use spec::goal_from_spec::GoalInputs;
+pub use spec::member_spec::MemberSpec;
+pub use spec::radius::Radius;
+pub use universal::craft::{Crafted, UniversalConfig, UniversalDelta, craft_universal};
+pub use universal::report::{ScoredSet, SetEval, UniversalReport, UniversalScores, run_universal};
+pub use universal::spec::{UniversalGoal, UniversalSpec};

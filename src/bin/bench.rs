@@ -1,12 +1,15 @@
 //! `bench`: time a forward pass, a forward + backward pass (the gradient of mean CE w.r.t. the
 //! input) and one real PGD step through [`advseg::attack::pgd`] (backward, L∞ update and
 //! projection, forward of the new iterate, reading the loss and class maps that the progress
-//! observer reports) for each zoo model at its native size.
+//! observer reports) for each zoo model at its native size — or an ONNX file given by its path
+//! (interpreted, `src/model/onnx`), to compare it with the hand-written network side by side.
 //!
 //! ```text
-//! bench [--backend cpu|wgpu] [--models a,b] [--repeats N] [--batch N] [--loss ce|segpgd|cospgd]
-//!       [--json FILE] [--warm-up]
+//! bench [--backend cpu|wgpu] [--models a,b,NET.onnx] [--repeats N] [--batch N] [--loss ce|segpgd|cospgd]
+//!       [--json FILE] [--warm-up] [--rounds N] [--model-set KEY=VALUE]...
 //! ```
+//! `--rounds N` measures the whole list N times in turn (the models interleaved, so a busy
+//! machine slows them alike); `--model-set` describes the ONNX files (docs/onnx.md).
 //! Prints one line per model and a JSON line per model (prefix `json:`); `--json` also writes
 //! the rows as one JSON array. Times are medians of warm runs; `first_forward_ms` and
 //! `first_step_ms` are the first calls (on wgpu they include compiling the shaders), after
@@ -29,6 +32,8 @@ struct Args {
     loss: LossKind,
     json: Option<String>,
     warm_up: bool,
+    rounds: usize,
+    model_set: Vec<String>,
 }
 
 fn parse() -> Result<Args> {
@@ -40,6 +45,8 @@ fn parse() -> Result<Args> {
         loss: LossKind::Ce,
         json: None,
         warm_up: false,
+        rounds: 1,
+        model_set: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -52,6 +59,8 @@ fn parse() -> Result<Args> {
             "--loss" => a.loss = val()?.parse()?,
             "--json" => a.json = Some(val()?),
             "--warm-up" => a.warm_up = true,
+            "--rounds" => a.rounds = val()?.parse().map_err(|_| Error::InvalidArgument("--rounds".into()))?,
+            "--model-set" => a.model_set.push(val()?),
             other => return Err(Error::InvalidArgument(format!("unknown option '{other}'"))),
         }
     }
@@ -100,8 +109,12 @@ fn run() -> Result<()> {
     let base = backend::by_name(&args.backend)?;
     let ad = backend::autodiff(&base);
     println!("device: {}", backend::describe(&base));
+    if !args.model_set.is_empty() {
+        advseg::model::onnx::registry::set_overrides(advseg::model::onnx::OnnxDescription::from_pairs(&args.model_set)?);
+    }
     let mut rows = Vec::new();
-    for name in &args.models {
+    let list: Vec<&String> = (0..args.rounds.max(1)).flat_map(|_| args.models.iter()).collect();
+    for name in list {
         let spec = zoo::spec(name)?;
         let (w, h) = spec.native_size;
         let seg = Segmenter::load(name, &base)?;

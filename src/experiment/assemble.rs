@@ -63,7 +63,7 @@ fn model_result(f: &Finished<'_>, m: usize, n_images: usize) -> Result<ModelResu
     }
     let mut attacks = Vec::new();
     for (ai, a) in exp.attacks.iter().enumerate() {
-        let seeds: &[u64] = if a.random_start { &exp.seeds } else { &exp.seeds[..1] };
+        let seeds: &[u64] = if a.random_start() { &exp.seeds } else { &exp.seeds[..1] };
         for (ei, eps) in a.eps.iter().enumerate() {
             for &seed in seeds {
                 let task = Task::Attack { model: m, attack: ai, eps: ei, seed };
@@ -87,6 +87,10 @@ fn model_result(f: &Finished<'_>, m: usize, n_images: usize) -> Result<ModelResu
                 let psnrs: Vec<f64> = parts.iter().flat_map(|r| r.psnrs.iter().map(|p| p.0)).collect();
                 attacks.push(AttackRow {
                     attack: a.label(),
+                    reference: (a.goal == crate::attack::GoalKind::Untargeted).then(|| match a.reference() {
+                        crate::attack::MapOrigin::GroundTruth => "ground-truth".to_string(),
+                        crate::attack::MapOrigin::Predicted => "clean".to_string(),
+                    }),
                     eps: eps.text.clone(),
                     eps_value: eps.value,
                     seed,

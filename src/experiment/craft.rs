@@ -19,10 +19,9 @@ pub(crate) fn predict(model: &dyn SegModel, images: &[RgbImage01], batch: usize,
     block_on(predict_batched(model, images, batch, device))
 }
 
-/// The target image of a `targeted-image` goal: its index in the set, its clean map at the
-/// model's input size and its ground truth.
+/// The target image of a `targeted-image` goal: its clean map at the model's input size and its
+/// ground truth.
 pub(crate) struct TargetImage {
-    pub index: usize,
     pub clean: ClassMap,
     pub ground_truth: ClassMap,
 }
@@ -34,8 +33,7 @@ pub(crate) struct ChunkGoal<'a> {
     range: Range<usize>,
     names: Vec<String>,
     ground_truth: Vec<Option<ClassMap>>,
-    set_clean: Vec<ClassMap>,
-    set_ground_truth: Vec<Option<ClassMap>>,
+    target_image: Option<ClassMap>,
     target_map: Option<ClassMap>,
     mask: Option<Mask>,
 }
@@ -52,21 +50,23 @@ impl<'a> ChunkGoal<'a> {
     ) -> Result<Self> {
         let (w, h) = seg.spec.native_size;
         let (target_map, mask) = spec.read_goal_files(w, h)?;
-        // the set's maps are only read at the target image: the others stay empty
-        let mut set_clean = vec![ClassMap { width: 0, height: 0, data: Vec::new() }; set_len];
-        let mut set_ground_truth = vec![None; set_len];
-        if let Some(t) = target {
-            set_clean[t.index] = t.clean;
-            set_ground_truth[t.index] = Some(t.ground_truth);
+        if let Some(k) = spec.target_index.filter(|_| spec.goal == GoalKind::TargetedImage)
+            && k > set_len
+        {
+            return Err(crate::error::Error::InvalidArgument(format!("target_index {k} is beyond the {set_len} images")));
         }
+        // the target image's map, whichever chunk it lies in
+        let target_image = target.map(|t| match spec.target_source {
+            MapOrigin::Predicted => t.clean,
+            MapOrigin::GroundTruth => t.ground_truth,
+        });
         Ok(ChunkGoal {
             spec,
             seg,
             range,
             names: items.iter().map(|it| it.name.clone()).collect(),
             ground_truth: items.iter().map(|it| Some(it.gt.clone())).collect(),
-            set_clean,
-            set_ground_truth,
+            target_image,
             target_map,
             mask,
         })
@@ -81,8 +81,7 @@ impl<'a> ChunkGoal<'a> {
             batch: self.names.len(),
             names: &self.names,
             ground_truth: &self.ground_truth,
-            set_clean: Some(&self.set_clean),
-            set_ground_truth: Some(&self.set_ground_truth),
+            target_image: self.target_image.clone(),
             target_map: self.target_map.clone(),
             mask: self.mask.clone(),
         })

@@ -20,6 +20,7 @@
 //! steps = 10
 //! step_factor = 0.25                       # α = step_factor · ε (see AttackSpec for every key)
 //! random_start = false
+//! # reference = "clean"                   # untargeted: attack the clean map (default: the ground truth)
 //!
 //! [[defenses]]
 //! name = "multi-scale"
@@ -56,7 +57,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{AttackSpec, GoalKind, Radius};
+use crate::attack::{AttackSpec, GoalKind, MapOrigin, Radius};
 use crate::data::ImageSource;
 use crate::defense::DefenseSpec;
 use crate::error::{Error, Result};
@@ -140,7 +141,12 @@ fn unique_names<'a>(what: &str, names: impl Iterator<Item = Option<&'a String>>)
 impl ExperimentFile {
     /// Parse TOML text.
     pub fn parse(text: &str) -> Result<Self> {
-        let f: ExperimentFile = toml::from_str(text).map_err(|e| invalid(format!("experiment file: {e}")))?;
+        let mut f: ExperimentFile = toml::from_str(text).map_err(|e| invalid(format!("experiment file: {e}")))?;
+        // every image of an experiment has ground truth: untargeted attacks attack it unless the
+        // entry says `reference = "clean"`, as SEA's and APGD's authors evaluate
+        for a in f.attacks.iter_mut().filter(|a| a.goal == GoalKind::Untargeted && a.reference.is_none()) {
+            a.reference = Some(MapOrigin::GroundTruth);
+        }
         f.validate()?;
         Ok(f)
     }
@@ -207,7 +213,8 @@ impl ExperimentFile {
 fn same_dataset(images: &ImageSource, specs: &[&crate::model::zoo::ModelSpec]) -> Result<()> {
     if let Some(d) = images.dataset() {
         // the person/background models take VOC and Cityscapes labels (people → person)
-        if let Some(s) = specs.iter().find(|s| s.dataset != d && s.dataset != crate::data::Dataset::Selfie) {
+        // (an ONNX model with its own classes is scored by class index: not checked)
+        if let Some(s) = specs.iter().find(|s| s.dataset_classes() && s.dataset != d && s.dataset != crate::data::Dataset::Selfie) {
             return Err(invalid(format!("model '{}' predicts {} classes, but the images are {}", s.name, s.dataset.title(), images.describe())));
         }
     }
@@ -271,6 +278,7 @@ eps = "2/255"
         let a = &f.attacks[0];
         let cfg = a.pgd_config(4.0 / 255.0, 0).unwrap();
         assert_eq!(cfg.steps, 10);
+        assert_eq!(a.reference, Some(MapOrigin::GroundTruth));
         assert!((cfg.alpha() - 1.0 / 255.0).abs() < 1e-12);
         let ms = f.defenses[0].config().unwrap();
         assert_eq!(ms.multiscale.as_ref().unwrap().scales, vec![1.0]);

@@ -57,7 +57,7 @@ fn model_tables(m: &ModelResult) -> String {
     }
     s += "\n";
     for r in &m.attacks {
-        s += &format!("| {} | {} | {} | {} |", r.attack, r.eps, r.seed, cell(&r.attacked));
+        s += &format!("| {} | {} | {} | {} |", attack_name(r), r.eps, r.seed, cell(&r.attacked));
         for d in &r.defenses {
             s += &format!(" {} | {} |", cell(&d.non_adaptive), d.adaptive.as_ref().map_or("–".into(), cell));
         }
@@ -104,9 +104,18 @@ fn model_tables(m: &ModelResult) -> String {
     s
 }
 
+/// An attack's name as tables show it: with what an untargeted attack pushes away from.
+fn attack_name(r: &AttackRow) -> String {
+    match r.reference.as_deref() {
+        Some("ground-truth") => format!("{} (vs ground truth)", r.attack),
+        Some(other) => format!("{} (vs {other} map)", r.attack),
+        None => r.attack.clone(),
+    }
+}
+
 /// The column heading of an attack row.
 fn column(r: &AttackRow) -> String {
-    format!("{} ε={} seed {}", r.attack, r.eps, r.seed)
+    format!("{} ε={} seed {}", attack_name(r), r.eps, r.seed)
 }
 
 /// The header of a table with one column for the clean images and one per attack row.
@@ -239,6 +248,7 @@ mod tests {
                 clean_defended: vec![("ms".into(), s)],
                 attacks: vec![AttackRow {
                     attack: "a".into(),
+                    reference: None,
                     eps: "4/255".into(),
                     eps_value: 4.0 / 255.0,
                     seed: 0,

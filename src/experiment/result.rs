@@ -48,6 +48,10 @@ pub struct DefenseScore {
 pub struct AttackRow {
     /// Attack name.
     pub attack: String,
+    /// Untargeted attacks: what they push away from, `ground-truth` or `clean` (the clean
+    /// prediction); absent for targeted attacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     /// ε as written.
     pub eps: String,
     /// ε as a number.

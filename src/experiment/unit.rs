@@ -112,7 +112,7 @@ pub(crate) fn tasks(exp: &ExperimentFile) -> Vec<(Task, bool)> {
     for model in 0..exp.models.len() {
         out.push((Task::Clean { model }, false));
         for (attack, a) in exp.attacks.iter().enumerate() {
-            let seeds: &[u64] = if a.random_start { &exp.seeds } else { &exp.seeds[..1] };
+            let seeds: &[u64] = if a.random_start() { &exp.seeds } else { &exp.seeds[..1] };
             for eps in 0..a.eps.len() {
                 for &seed in seeds {
                     out.push((Task::Attack { model, attack, eps, seed }, false));

@@ -112,7 +112,7 @@ impl<'a> Worker<'a> {
             true => self.clean_maps(seg, transfer, start, &c.x)?.swap_remove(t - start),
             false => ClassMap { width: 0, height: 0, data: Vec::new() },
         };
-        Ok(Some(TargetImage { index: t, clean, ground_truth: c.items[t - start].gt.clone() }))
+        Ok(Some(TargetImage { clean, ground_truth: c.items[t - start].gt.clone() }))
     }
 
     /// Do `unit`.
@@ -199,7 +199,7 @@ impl<'a> Worker<'a> {
     ) -> Result<()> {
         let exp = self.exp;
         let seg = self.model(&exp.models[model])?;
-        let spec = &exp.attacks[attack];
+        let spec = &exp.attacks[attack].for_model(seg.spec);
         let c = self.chunk(&seg, &self.items[unit.images.clone()])?;
         let target = self.target(spec, &seg, false, unit.task.target_image(exp))?;
         let goal = ChunkGoal::new(spec, &seg, &c.items, unit.images.clone(), self.items.len(), target)?;
@@ -216,9 +216,9 @@ impl<'a> Worker<'a> {
     /// each transfer model's input (Pillow bilinear) and tally it there.
     fn transfer_craft(&mut self, unit: &Unit, source: usize) -> Result<Vec<Tally>> {
         let (exp, ad, b) = (self.exp, self.ad.clone(), self.exp.batch);
-        let spec = exp.transfer_attack()?;
         let t = self.transfer_spec()?;
         let src = self.model(&t.models[source])?;
+        let spec = &exp.transfer_attack()?.for_model(src.spec);
         let range = unit.images.clone();
         let c = self.chunk(&src, &self.transfer_items[range.clone()])?;
         let target = self.target(spec, &src, true, unit.task.target_image(exp))?;

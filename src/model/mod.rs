@@ -3,13 +3,15 @@
 //!
 //! [`Segmenter`] is the entry point: a zoo model (see [`zoo`]) with its weights, taking images
 //! in [0, 1] RGB (`[N, 3, H, W]`) and returning logits at the input size. Normalisation happens
-//! inside the networks.
+//! inside the networks. Any other network comes in as ONNX ([`onnx`]), registered in the zoo
+//! at run time.
 
 pub mod conv_adjoint;
 pub mod convert;
 pub mod deeplab_mnv2;
 pub mod espnetv2;
 pub mod layers;
+pub mod onnx;
 pub mod predict;
 pub mod prelu_op;
 pub mod relu6_op;

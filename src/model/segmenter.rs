@@ -5,6 +5,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::deeplab_mnv2::{DeepLabV3, DeepLabV3Config};
 use super::espnetv2::{EspNetV2, EspNetV2Config};
+use super::onnx::{OnnxNet, registry};
 use super::predict::argmax_maps;
 use super::selfie::SelfieNet;
 use super::weights::{self, TensorStore};
@@ -21,16 +22,20 @@ pub enum Network {
     DeepLabV3(DeepLabV3),
     /// MediaPipe selfie segmentation.
     Selfie(SelfieNet),
+    /// An ONNX network, interpreted.
+    Onnx(OnnxNet),
 }
 
 impl Network {
-    /// `[N, 3, H, W]` in [0, 1] → logits `[N, C, H, W]`.
-    pub fn forward(&self, x01: Tensor<4>) -> Tensor<4> {
-        match self {
+    /// `[N, 3, H, W]` in [0, 1] → logits `[N, C, H, W]` (an ONNX graph can fail at run time,
+    /// e.g. on a size it was not made for).
+    pub fn forward(&self, x01: Tensor<4>) -> Result<Tensor<4>> {
+        Ok(match self {
             Network::EspNetV2(m) => m.forward(x01),
             Network::DeepLabV3(m) => m.forward(x01),
             Network::Selfie(m) => m.forward(x01),
-        }
+            Network::Onnx(m) => return m.forward(x01),
+        })
     }
 }
 
@@ -45,8 +50,12 @@ pub struct Segmenter {
 }
 
 impl Segmenter {
-    /// Build from the bytes of the model's weights file (checked against the manifest's sha256).
+    /// Build from the bytes of the model's weights file (checked against the manifest's sha256);
+    /// an ONNX model comes from the registry (`bytes` unused: it was read when registered).
     pub fn from_bytes(spec: &'static ModelSpec, bytes: &[u8], device: &Device) -> Result<Self> {
+        if spec.arch == Arch::Onnx {
+            return Self::onnx(spec, device);
+        }
         weights::verify(spec.weights_file, bytes)?;
         if spec.arch == Arch::Selfie {
             let (w, h) = spec.native_size;
@@ -66,9 +75,9 @@ impl Segmenter {
             Arch::DeepLabV3MobileNetV2 => {
                 Network::DeepLabV3(DeepLabV3Config::new().with_num_classes(spec.num_outputs).init_from(store, device)?)
             }
-            Arch::Selfie => {
+            Arch::Selfie | Arch::Onnx => {
                 return Err(Error::Model(format!(
-                    "model '{}' loads from its .tflite bytes (Segmenter::from_bytes), not from safetensors tensors",
+                    "model '{}' loads from its own file (Segmenter::from_bytes), not from safetensors tensors",
                     spec.name
                 )));
             }
@@ -76,10 +85,19 @@ impl Segmenter {
         Ok(Self { spec, net: net.no_grad() })
     }
 
-    /// Load a zoo model by name from `weights/` (native only).
+    /// An ONNX model of the registry on `device`.
+    pub fn onnx(spec: &'static ModelSpec, device: &Device) -> Result<Self> {
+        let model = registry::model(spec.name)?;
+        Ok(Self { spec, net: Network::Onnx(OnnxNet::new(model, device)) })
+    }
+
+    /// Load a zoo model by name from `weights/`, or an ONNX file by its path (native only).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load(name: &str, device: &Device) -> Result<Self> {
         let spec = super::zoo::spec(name)?;
+        if spec.arch == Arch::Onnx {
+            return Self::onnx(spec, device);
+        }
         let bytes = weights::read_verified(spec.weights_file)?;
         Self::from_bytes(spec, &bytes, device)
     }
@@ -101,7 +119,7 @@ impl Segmenter {
     /// Logits `[N, outputs, H, W]` for a batch `[N, 3, H, W]` in [0, 1].
     pub fn logits(&self, x01: Tensor<4>) -> Result<Tensor<4>> {
         self.check_input(&x01)?;
-        Ok(self.net.forward(x01))
+        self.net.forward(x01)
     }
 
     /// Class maps of a batch (argmax; outputs beyond the dataset's classes become void), read

@@ -2,6 +2,7 @@
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::model::onnx::registry;
 
 
 /// Which network builder a model uses.
@@ -16,6 +17,8 @@ pub enum Arch {
     DeepLabV3MobileNetV2,
     /// MediaPipe selfie segmentation, loaded from its `.tflite` (fixed input size).
     Selfie,
+    /// An ONNX network loaded at run time ([`crate::model::onnx`]).
+    Onnx,
 }
 
 /// Which input sizes a model accepts.
@@ -25,6 +28,20 @@ pub enum SizeRule {
     Mod16,
     /// Exactly this width × height.
     Fixed(usize, usize),
+    /// Each of H and W a multiple of this (an ONNX graph of free size).
+    Multiple(usize),
+}
+
+/// Classes and colours of a model loaded at run time (an ONNX network's own), kept for the
+/// life of the process.
+#[derive(Debug)]
+pub struct Labels {
+    /// Evaluated classes.
+    pub classes: &'static [&'static str],
+    /// One colour per class.
+    pub palette: &'static [[u8; 3]],
+    /// The classes are those of [`ModelSpec::dataset`] (else the network's own).
+    pub from_dataset: bool,
 }
 
 /// Everything the rest of the crate needs to know about one pretrained model.
@@ -46,6 +63,8 @@ pub struct ModelSpec {
     pub native_size: (usize, usize),
     /// Valid input sizes.
     pub size_rule: SizeRule,
+    /// Run-time models: their own classes and palette (else the dataset's).
+    pub labels: Option<&'static Labels>,
 }
 
 const fn espnetv2(
@@ -69,6 +88,7 @@ const fn espnetv2(
         num_outputs,
         native_size,
         size_rule: SizeRule::Mod16,
+        labels: None,
     }
 }
 
@@ -104,6 +124,7 @@ pub const MODELS: &[ModelSpec] = &[
         num_outputs: 21,
         native_size: (257, 257),
         size_rule: SizeRule::Fixed(257, 257),
+        labels: None,
     },
     ModelSpec {
         name: "selfie",
@@ -114,6 +135,7 @@ pub const MODELS: &[ModelSpec] = &[
         num_outputs: 2,
         native_size: (256, 256),
         size_rule: SizeRule::Fixed(256, 256),
+        labels: None,
     },
     ModelSpec {
         name: "selfie-landscape",
@@ -124,6 +146,7 @@ pub const MODELS: &[ModelSpec] = &[
         num_outputs: 2,
         native_size: (256, 144),
         size_rule: SizeRule::Fixed(256, 144),
+        labels: None,
     },
     espnetv2(
         "espnetv2-city",
@@ -148,28 +171,49 @@ pub const MODELS: &[ModelSpec] = &[
     ),
 ];
 
-/// Look a model up by name.
+/// Look a model up by name: a zoo model, an ONNX model registered at run time, or (natively)
+/// the path of an `.onnx` file, loaded and registered on first use.
 pub fn spec(name: &str) -> Result<&'static ModelSpec> {
-    MODELS.iter().find(|m| m.name == name).ok_or_else(|| {
-        let names: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
-        Error::Model(format!("unknown model '{name}' (known: {})", names.join(", ")))
-    })
+    if let Some(m) = MODELS.iter().find(|m| m.name == name) {
+        return Ok(m);
+    }
+    if let Some(m) = registry::spec(name) {
+        return Ok(m);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    if registry::is_onnx_path(name) {
+        return registry::load_path(name);
+    }
+    let names: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
+    Err(Error::Model(format!("unknown model '{name}' (known: {}; or the path of an .onnx file)", names.join(", "))))
 }
 
 impl ModelSpec {
     /// Classes the model is evaluated on.
     pub fn classes(&self) -> &'static [&'static str] {
-        self.dataset.classes()
+        match self.labels {
+            Some(l) => l.classes,
+            None => self.dataset.classes(),
+        }
     }
 
     /// Number of evaluated classes (network outputs beyond these are void).
     pub fn num_classes(&self) -> usize {
-        self.dataset.num_classes()
+        self.classes().len()
     }
 
     /// Colour per class.
     pub fn palette(&self) -> Vec<[u8; 3]> {
-        self.dataset.palette()
+        match self.labels {
+            Some(l) => l.palette.to_vec(),
+            None => self.dataset.palette(),
+        }
+    }
+
+    /// Whether its classes are those of its dataset (a zoo model, or an ONNX model described
+    /// with `dataset`): ground truth of another dataset does not fit it.
+    pub fn dataset_classes(&self) -> bool {
+        self.labels.is_none_or(|l| l.from_dataset)
     }
 
     /// Whether the model accepts a `width × height` input.
@@ -179,6 +223,7 @@ impl ModelSpec {
                 crate::model::espnetv2::valid_side(width) && crate::model::espnetv2::valid_side(height)
             }
             SizeRule::Fixed(w, h) => width == w && height == h,
+            SizeRule::Multiple(m) => width > 0 && height > 0 && width % m == 0 && height % m == 0,
         }
     }
 
@@ -190,6 +235,7 @@ impl ModelSpec {
         let rule = match self.size_rule {
             SizeRule::Mod16 => "each of width and height must be ≡ 0 or 15 (mod 16), e.g. 256, 384, 512".to_string(),
             SizeRule::Fixed(w, h) => format!("it takes exactly {w}×{h}"),
+            SizeRule::Multiple(m) => format!("each of width and height must be a multiple of {m}"),
         };
         Err(Error::Model(format!(
             "model '{}' cannot take a {width}×{height} input: {rule}",
@@ -225,6 +271,10 @@ impl ModelSpec {
                 (snap(width), snap(height))
             }
             SizeRule::Fixed(w, h) => (w, h),
+            SizeRule::Multiple(m) => {
+                let snap = |n: usize| (((n + m / 2) / m) * m).max(m);
+                (snap(width), snap(height))
+            }
         }
     }
 }

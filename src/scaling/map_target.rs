@@ -3,7 +3,7 @@
 //!
 //! Two attacks are chained:
 //!
-//! 1. a targeted PGD ([`crate::attack::pgd`]) at the model size crafts the *target image*:
+//! 1. a targeted attack (the craft spec's kind, PGD by default) at the model size crafts the *target image*:
 //!    it starts from the pipeline's own downscale of the source, `down(S)`, and moves it within
 //!    an L∞ ball until the network outputs the wanted map; the result is rounded to 8 bits;
 //! 2. the image-scaling attack ([`super::run_experiment`]) hides that target image in the
@@ -21,7 +21,8 @@ use serde::Serialize;
 use super::experiment::run_experiment;
 use super::pipeline::{fit, resolve_sizes, variant_tag};
 use super::report::{AttackVariant, Defense, ScalingExperimentConfig, ScalingReport};
-use crate::attack::pgd::Observer;
+use crate::attack::loops::common::Observer;
+use crate::attack::{AttackKind, run_with_restarts};
 use crate::attack::{Goal, PgdConfig};
 use crate::data::ClassMap;
 use crate::error::{Error, Result};
@@ -82,8 +83,9 @@ pub fn class_map(class: u8, width: usize, height: usize) -> ClassMap {
 
 /// Runs the map-target experiment (see the module documentation): `source` is brought to the
 /// full size of `cfg` (Pillow bilinear where it differs), `wanted` to the model size (nearest
-/// neighbour where it differs; [`crate::data::VOID`] pixels are "don't care"). `pgd` is the
-/// targeted PGD's configuration (8-bit quantisation is switched on). `seg` should be loaded on an
+/// neighbour where it differs; [`crate::data::VOID`] pixels are "don't care"). The target image
+/// is crafted by the attack family `kind` with the settings `pgd` (8-bit quantisation is
+/// switched on) through [`run_with_restarts`], the dispatch every attack goes through. `seg` should be loaded on an
 /// autodiff device ([`crate::backend::autodiff`]); `observer` sees the PGD's iterates and may
 /// cancel.
 ///
@@ -93,6 +95,7 @@ pub async fn run_map_experiment(
     seg: &Segmenter,
     source: &RgbImage,
     wanted: &ClassMap,
+    kind: AttackKind,
     pgd: &PgdConfig,
     cfg: &ScalingExperimentConfig,
     observer: Option<Observer<'_>>,
@@ -111,7 +114,7 @@ pub async fn run_map_experiment(
     let device = seg.device();
     let x = batch_tensor(&[imaging::to_tensor01(&down_source)], &device)?;
     let pgd_cfg = pgd.clone().with_quantize(true);
-    let crafted = crate::attack::pgd(seg, x, &Goal::to_maps(vec![wanted.clone()]), &pgd_cfg, observer).await?;
+    let crafted = run_with_restarts(kind, seg, x, &Goal::to_maps(vec![wanted.clone()]), &pgd_cfg, observer).await?;
     let steps_run = crafted.steps_run;
     let target01 = crafted
         .quantized

@@ -55,11 +55,11 @@ impl Default for ScalingSpec {
             target_class: None,
             target_map: None,
             craft: AttackSpec {
-                // the crafting step is PGD (map_target calls it directly)
+                // the crafting attack: PGD by default (any kind goes through the same dispatch)
                 kind: AttackKind::Pgd,
                 goal: GoalKind::TargetedMap,
                 eps: vec![Radius::parse("16/255", "eps").expect("a valid literal")],
-                steps: 30,
+                steps: Some(30),
                 ..AttackSpec::default()
             },
         }
@@ -111,13 +111,13 @@ mod tests {
     #[test]
     fn defaults_and_errors() {
         let s = ScalingSpec::from_json_value(serde_json::json!({"target": "class", "target_class": "person", "craft": {"steps": 3}})).unwrap();
-        assert_eq!(s.craft.steps, 3);
+        assert_eq!(s.craft.steps(), 3);
         // a `craft` given is a whole attack spec (its ε defaults to the attack default, 8/255)…
         assert!((s.craft_config().unwrap().eps - 8.0 / 255.0).abs() < 1e-15);
         // …an absent one is the crafting default: 16/255, 30 steps
         let d = ScalingSpec::from_json_value(serde_json::json!({"target": "class", "target_class": 15})).unwrap();
         assert!((d.craft_config().unwrap().eps - 16.0 / 255.0).abs() < 1e-15);
-        assert_eq!(d.craft.steps, 30);
+        assert_eq!(d.craft.steps(), 30);
         assert_eq!(s.pipeline.ratio, 4);
         let e = |v: serde_json::Value| ScalingSpec::from_json_value(v).unwrap_err().to_string();
         assert!(e(serde_json::json!({"target": "class"})).contains("target_class"));

@@ -1,5 +1,5 @@
 //! Small utilities every layer may use: the allocator setting, the blocking executor, exact floats in JSON, fractions, a seedable RNG,
-//! timing and scoped-thread loops.
+//! timing, scoped-thread loops, and how a test records that it skips.
 
 pub mod allocator;
 #[cfg(not(target_arch = "wasm32"))]
@@ -7,6 +7,7 @@ pub mod block_on;
 pub mod exact;
 pub mod fraction;
 pub mod rng;
+pub mod test_skip;
 pub mod threads;
 pub mod timer;
 

@@ -8,6 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::{decode_all, map_bytes, rgb_bytes, to_js, to_json};
 use super::progress::{observe, promise, report_stage};
+use super::pool::{PartSelector, attack_part};
 use super::session::{Busy, Session};
 use crate::attack::{AttackOutput, AttackReport, AttackSpec, BatchImage, GoalMaps, Progress, run_attack};
 use crate::data::ClassMap;
@@ -108,7 +109,10 @@ impl Session {
     /// multiscale: {scales, flip}, adaptive}}`; `targetMap` (goal `targeted-map`): `width·height`
     /// class indices, 255 = unpainted. Resolves to `{report, width, height, images, adversarial,
     /// pngs, clean_maps, adversarial_maps, reference_maps, defended_*}` (see
-    /// docs/report-schema.md).
+    /// docs/report-schema.md). With `part` (the worker pool: `{images: [first, count]}` or
+    /// `{runs: [first, count]}`, see `attackSplit`) it runs only that part and resolves to an
+    /// opaque part for `mergeAttack`.
+    #[allow(clippy::too_many_arguments)]
     pub fn attack(
         &self,
         images: Array,
@@ -117,11 +121,17 @@ impl Session {
         options: JsValue,
         target_map: Option<Uint8Array>,
         progress: Option<Function>,
+        part: JsValue,
     ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
             let _busy = Busy::enter(&inner, "attack")?;
             let (w, h) = (width as usize, height as usize);
+            if !part.is_undefined() && !part.is_null() {
+                let selector: PartSelector = serde_wasm_bindgen::from_value(part)
+                    .map_err(|e| Error::InvalidArgument(format!("part must be {{images: [first, count]}} or {{runs: [first, count]}}: {e}")))?;
+                return attack_part(&inner, &images, (w, h), options, target_map, selector, &progress).await;
+            }
             let spec = browser_spec(options)?;
             let t0 = js_sys::Date::now();
             report_stage(&progress, "decoding", 0.0)?;

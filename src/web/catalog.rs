@@ -48,6 +48,39 @@ struct KindEntry {
     default: bool,
     uses_step_size: bool,
     uses_loss: bool,
+    /// Its steps when none are given (SEA: its authors' 300 per loss).
+    default_steps: usize,
+    /// Whether it starts from a random point unless told otherwise.
+    default_random_start: bool,
+}
+
+/// A ready-made attack for the page's menu: a name, a title that says what it is, and the
+/// options (spec keys) it sets.
+#[derive(Serialize)]
+struct Preset {
+    name: &'static str,
+    title: &'static str,
+    options: serde_json::Value,
+}
+
+/// The presets the page offers beside the families.
+fn presets() -> Vec<Preset> {
+    vec![
+        Preset {
+            name: "sea-quick",
+            title: "SEA, quick preset: 20 steps per loss (the authors evaluate with 300)",
+            options: serde_json::json!({"kind": "sea", "steps": 20}),
+        },
+        Preset {
+            name: "worst-case",
+            title: "Worst case of SEA, APGD-SegPGD and PGD-CosPGD (30 steps each)",
+            options: serde_json::json!({"kind": "worst-case", "members": [
+                {"kind": "sea", "steps": 30},
+                {"kind": "apgd", "loss": "segpgd", "steps": 30},
+                {"kind": "pgd", "loss": "cospgd", "steps": 30, "step_factor": 0.125},
+            ]}),
+        },
+    ]
 }
 
 /// What the attack menus offer.
@@ -57,14 +90,17 @@ struct AttackCatalog {
     losses: Vec<Entry>,
     /// The losses SEA runs.
     sea_losses: Vec<String>,
+    /// Ready-made attacks (a short SEA, a worst case).
+    presets: Vec<Preset>,
     /// Reconstruction defenses (`name` is the spec text, e.g. `jpeg:75`).
     reconstructions: Vec<Entry>,
 }
 
 /// The attack families (`AttackKind::ALL`), losses (`LossKind::ALL`) and reconstruction presets,
-/// as `{kinds: [{name, title, default, uses_step_size, uses_loss}], losses: [{name, title,
-/// default}], sea_losses: [name], reconstructions: [{name, title, default}]}`; `default` marks
-/// the spec's defaults.
+/// as `{kinds: [{name, title, default, uses_step_size, uses_loss, default_steps,
+/// default_random_start}], losses: [{name, title, default}], sea_losses: [name], presets: [{name,
+/// title, options}], reconstructions: [{name, title, default}]}`; `default` marks the spec's
+/// defaults.
 #[wasm_bindgen(js_name = listAttacks)]
 pub fn list_attacks() -> std::result::Result<JsValue, JsError> {
     let d = AttackSpec::default();
@@ -77,10 +113,13 @@ pub fn list_attacks() -> std::result::Result<JsValue, JsError> {
                 default: k == d.kind,
                 uses_step_size: k.uses_step_size(),
                 uses_loss: k.uses_loss(),
+                default_steps: AttackSpec { kind: k, ..AttackSpec::default() }.steps(),
+                default_random_start: AttackSpec { kind: k, ..AttackSpec::default() }.random_start(),
             })
             .collect(),
         losses: LossKind::ALL.iter().map(|&l| Entry { name: l.name(), title: l.title(), default: l == d.loss }).collect(),
         sea_losses: LossKind::SEA.iter().map(ToString::to_string).collect(),
+        presets: presets(),
         reconstructions: PRESETS.iter().map(|&(name, title)| Entry { name, title, default: false }).collect(),
     };
     serde_wasm_bindgen::to_value(&catalog).map_err(|e| JsError::new(&format!("cannot list the attacks: {e}")))

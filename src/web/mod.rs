@@ -29,7 +29,7 @@ mod warm_up;
 pub use calibrate::probe_adapter_js;
 pub use catalog::{list_attacks, list_scalers, resize_map};
 pub use pool::attack_split;
-pub use session::Session;
+pub use session::{Session, register_onnx};
 pub use universal::read_delta_png;
 
 use serde::Serialize;

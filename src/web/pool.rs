@@ -1,8 +1,8 @@
-//! The page's pool of CPU workers: `Session.attackPart` attacks images `first..` of a batch in
-//! one worker, `Session.mergeAttack` turns the parts into what `Session.attack` on the whole
-//! batch resolves to, and `attackSplit` says whether an attack can be split at all. The rules
-//! and the merging are the core's ([`crate::attack::split`]); this file only carries the parts
-//! across workers.
+//! The page's pool of CPU workers: `Session.attack` with a `part` ([`PartSelector`]) runs some
+//! images of a batch, or some runs of an ensemble, in one worker; `Session.mergeAttack` turns
+//! the parts into what `Session.attack` on the whole batch resolves to; `attackSplit` says how
+//! an attack can be split. The rules and the merging are the core's ([`crate::attack::pool`]);
+//! this file only carries the parts across workers.
 
 use js_sys::{Array, Function, Promise, Uint8Array};
 use serde::{Deserialize, Serialize};
@@ -13,9 +13,9 @@ use wasm_bindgen::prelude::*;
 use super::attack::{attacked, batch_images, browser_spec, painted};
 use super::convert::{decode_all, js_err, map_bytes, to_js};
 use super::progress::{observe, promise, report_stage};
-use super::session::{Busy, Inner, Session};
-use crate::attack::split::{self, IterateTally, Part};
-use crate::attack::split_members;
+use super::session::{Inner, Session};
+use crate::attack::pool::by_images::{self as split, IterateTally, Part};
+use crate::attack::pool::by_members as split_members;
 use crate::attack::{AttackResult, GoalMaps, ImageStats, Outcome, Progress, StepRecord, assemble};
 use crate::data::ClassMap;
 use crate::error::{Error, Result};
@@ -175,7 +175,7 @@ fn outcome_of(part: &JsValue, key: &str, meta: OutcomeMeta, w: usize, h: usize) 
     })
 }
 
-/// A part from `attackPart` as the core's [`Part`].
+/// A part from `attack` with a `part` as the core's [`Part`].
 fn part_of(part: &JsValue, w: usize, h: usize) -> Result<Part> {
     let meta = js_sys::Reflect::get(part, &JsValue::from_str("meta")).unwrap_or(JsValue::UNDEFINED);
     let meta: PartMeta = serde_wasm_bindgen::from_value(meta).map_err(|e| Error::InvalidArgument(format!("not a part of an attack: {e}")))?;
@@ -190,6 +190,7 @@ fn part_of(part: &JsValue, w: usize, h: usize) -> Result<Part> {
         quantized: Some(outcome_of(part, "quantized", meta.quantized, w, h)?),
         perturbation: byte_lists(part, &["perturbation"])?.iter().map(|b| f32s(b)).collect(),
         history: meta.history,
+        miou_worst_case: None,
     };
     Ok(Part { result, iterates: meta.iterates.into_iter().map(IterateTally::try_from).collect::<Result<_>>()? })
 }
@@ -217,34 +218,44 @@ impl PartJs {
     }
 }
 
-#[wasm_bindgen]
-impl Session {
-    /// One part of a batch attack split over the page's workers: images `first..first + count`
-    /// of the batch `images` (all of them, as for `attack`, so that a targeted-image goal finds
-    /// its target image: its clean map is predicted here on its own); `options` and `targetMap`
-    /// as for `attack`. `progress` sees the part's iterates. Resolves to an opaque part for
-    /// `mergeAttack`.
-    #[wasm_bindgen(js_name = attackPart)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn attack_part(
-        &self,
-        images: Array,
-        width: u32,
-        height: u32,
-        options: JsValue,
-        target_map: Option<Uint8Array>,
-        first: u32,
-        count: u32,
-        progress: Option<Function>,
-    ) -> Promise {
-        let inner = self.inner.clone();
-        promise(async move {
-            let _busy = Busy::enter(&inner, "attack")?;
-            let (w, h) = (width as usize, height as usize);
-            let spec = browser_spec(options)?;
-            report_stage(&progress, "decoding", 0.0)?;
-            let all = decode_all(inner.spec, &images, w, h)?;
-            let (first, count) = (first as usize, count as usize);
+/// Which part of an attack a worker runs (the `part` argument of `Session.attack`): some
+/// images of the batch (`{images: [first, count]}`) or some top-level runs of an ensemble
+/// (`{runs: [first, count]}`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub(crate) enum PartSelector {
+    /// Images `first..first + count` of the batch.
+    Images([usize; 2]),
+    /// Runs `first..first + count` of the ensemble, each on the whole batch.
+    Runs([usize; 2]),
+}
+
+/// A finished part as it crosses between workers: what was run and its results.
+#[derive(Serialize)]
+struct PartsJs {
+    /// `images` or `runs`.
+    part: &'static str,
+    results: Vec<PartJs>,
+}
+
+/// Run the part `selector` of the attack of `options` on the batch `images` (all of them, so
+/// that a targeted-image goal finds its target image: its clean map is predicted here on its
+/// own). Resolves to an opaque part for `Session.mergeAttack`.
+pub(crate) async fn attack_part(
+    inner: &Inner,
+    images: &Array,
+    (w, h): (usize, usize),
+    options: JsValue,
+    target_map: Option<Uint8Array>,
+    selector: PartSelector,
+    progress: &Option<Function>,
+) -> Result<JsValue> {
+    let spec = browser_spec(options)?;
+    report_stage(progress, "decoding", 0.0)?;
+    let all = decode_all(inner.spec, images, w, h)?;
+    let maps = GoalMaps { target_map: painted(target_map, w, h)?, mask: None };
+    let out = match selector {
+        PartSelector::Images([first, count]) => {
             let imgs = all.get(first..first + count).filter(|p| !p.is_empty()).ok_or_else(|| {
                 Error::InvalidArgument(format!("images {first}..{} are not a part of a batch of {}", first + count, all.len()))
             })?;
@@ -258,75 +269,54 @@ impl Session {
                 }
                 _ => None,
             };
-            let maps = GoalMaps { target_map: painted(target_map, w, h)?, mask: None };
             let (mut seen, mut losses) = (Vec::new(), Vec::new());
             let mut observer = |p: &Progress| {
                 seen.push(p.maps.clone());
                 losses.push(p.loss);
-                observe(&inner, &progress, p)
+                observe(inner, progress, p)
             };
             let r = split::run_part(&inner.model, &batch_images(imgs, first), &spec, maps, target, first, Some(&mut observer)).await?;
             let iterates = split::tally_iterates(&seen, &losses, &r.reference_maps, inner.spec.num_classes())?;
-            report_stage(&progress, "done", 1.0)?;
-            to_js(&PartJs::from(&r, iterates)?)
-        })
-    }
+            PartsJs { part: "images", results: vec![PartJs::from(&r, iterates)?] }
+        }
+        PartSelector::Runs([first, count]) => {
+            let mut observer = |p: &Progress| observe(inner, progress, p);
+            let runs = split_members::run_runs(&inner.model, &batch_images(&all, 0), &spec, maps, first, count, Some(&mut observer)).await?;
+            PartsJs { part: "runs", results: runs.iter().map(|r| PartJs::from(r, Vec::new())).collect::<Result<Vec<_>>>()? }
+        }
+    };
+    report_stage(progress, "done", 1.0)?;
+    to_js(&out)
+}
 
-    /// The parts of a split batch (from `attackPart`, in batch order) as what `attack` on the
-    /// whole batch (`images`, `options`, …) resolves to; `seconds` is the pool's wall time.
+#[wasm_bindgen]
+impl Session {
+    /// The parts of an attack split over the page's workers (from `attack` with a `part`, in
+    /// order: images in batch order, or runs in run order) as what `attack` on the whole batch
+    /// (`images`, `options`, …) resolves to; `seconds` is the pool's wall time.
     #[wasm_bindgen(js_name = mergeAttack)]
     pub fn merge_attack(&self, images: Array, width: u32, height: u32, options: JsValue, parts: Array, seconds: f64) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
             let (w, h) = (width as usize, height as usize);
-            let parts = parts.iter().map(|v| part_of(&v, w, h)).collect::<Result<Vec<_>>>()?;
-            let r = split::merge(parts, inner.spec.num_classes())?;
-            merged(&inner, images, w, h, options, r, seconds)
-        })
-    }
-
-    /// Runs `first..first + count` of an ensemble attack (its restarts, or SEA's losses) on
-    /// the whole batch, split over the page's workers; arguments as for `attack`. Resolves to
-    /// an opaque list of runs for `mergeRuns`.
-    #[wasm_bindgen(js_name = attackRuns)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn attack_runs(
-        &self,
-        images: Array,
-        width: u32,
-        height: u32,
-        options: JsValue,
-        target_map: Option<Uint8Array>,
-        first: u32,
-        count: u32,
-        progress: Option<Function>,
-    ) -> Promise {
-        let inner = self.inner.clone();
-        promise(async move {
-            let _busy = Busy::enter(&inner, "attack")?;
-            let (w, h) = (width as usize, height as usize);
-            let spec = browser_spec(options)?;
-            report_stage(&progress, "decoding", 0.0)?;
-            let imgs = decode_all(inner.spec, &images, w, h)?;
-            let maps = GoalMaps { target_map: painted(target_map, w, h)?, mask: None };
-            let mut observer = |p: &Progress| observe(&inner, &progress, p);
-            let batch = batch_images(&imgs, 0);
-            let runs = split_members::run_runs(&inner.model, &batch, &spec, maps, first as usize, count as usize, Some(&mut observer)).await?;
-            report_stage(&progress, "done", 1.0)?;
-            let parts = runs.iter().map(|r| PartJs::from(r, Vec::new())).collect::<Result<Vec<_>>>()?;
-            to_js(&parts)
-        })
-    }
-
-    /// The runs of an ensemble attack (from `attackRuns`, each worker's list in order, one
-    /// after the other) as what `attack` resolves to; `seconds` is the pool's wall time.
-    #[wasm_bindgen(js_name = mergeRuns)]
-    pub fn merge_runs(&self, images: Array, width: u32, height: u32, options: JsValue, runs: Array, seconds: f64) -> Promise {
-        let inner = self.inner.clone();
-        promise(async move {
-            let (w, h) = (width as usize, height as usize);
-            let runs = runs.iter().map(|v| part_of(&v, w, h).map(|p| p.result)).collect::<Result<Vec<_>>>()?;
-            let r = split_members::merge_runs(runs, inner.spec.num_classes())?;
+            let (mut by_images, mut by_runs) = (Vec::new(), Vec::new());
+            for p in parts.iter() {
+                let kind = js_sys::Reflect::get(&p, &JsValue::from_str("part")).ok().and_then(|v| v.as_string()).unwrap_or_default();
+                let results = js_sys::Reflect::get(&p, &JsValue::from_str("results")).map_err(|_| Error::InvalidArgument("not a part of an attack".into()))?;
+                let results = results.dyn_into::<Array>().map_err(|_| Error::InvalidArgument("not a part of an attack: no results".into()))?;
+                for v in results.iter() {
+                    match kind.as_str() {
+                        "images" => by_images.push(part_of(&v, w, h)?),
+                        "runs" => by_runs.push(part_of(&v, w, h)?.result),
+                        other => return Err(Error::InvalidArgument(format!("not a part of an attack: part '{other}'"))),
+                    }
+                }
+            }
+            let r = match (by_images.is_empty(), by_runs.is_empty()) {
+                (false, true) => split::merge(by_images, inner.spec.num_classes())?,
+                (true, false) => split_members::merge_runs(by_runs, inner.spec.num_classes())?,
+                _ => return Err(Error::InvalidArgument("mergeAttack takes the parts of one split: all by images or all by runs".into())),
+            };
             merged(&inner, images, w, h, options, r, seconds)
         })
     }
@@ -339,6 +329,6 @@ fn merged(inner: &Inner, images: Array, w: usize, h: usize, options: JsValue, r:
     if r.clean_maps.len() != imgs.len() {
         return Err(Error::InvalidArgument(format!("the parts hold {} images, the batch {}", r.clean_maps.len(), imgs.len())));
     }
-    let out = assemble(&inner.model, &batch_images(&imgs, 0), &spec, r, None, None)?;
+    let out = assemble(&inner.model, &batch_images(&imgs, 0), &spec.for_model(inner.spec), r, None, None)?;
     attacked(out, &imgs, w, h, &inner.backend, seconds)
 }

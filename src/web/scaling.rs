@@ -126,7 +126,7 @@ impl Session {
             }
             let pgd = spec.craft_config()?;
             let mut observer = |p: &Progress| observe(&inner, &progress, p);
-            let r = run_map_experiment(&inner.model, &src, &wanted, &pgd, cfg, Some(&mut observer)).await?;
+            let r = run_map_experiment(&inner.model, &src, &wanted, spec.craft.kind, &pgd, cfg, Some(&mut observer)).await?;
             report_stage(&progress, "done", 1.0)?;
             scaled(&r.scaling, Some(&r), seconds(t0))
         })

@@ -206,6 +206,7 @@ impl Session {
         let size_rule = match s.size_rule {
             zoo::SizeRule::Mod16 => "each side ≡ 0 or 15 (mod 16)".to_string(),
             zoo::SizeRule::Fixed(w, h) => format!("exactly {w}×{h}"),
+            zoo::SizeRule::Multiple(m) => format!("each side a multiple of {m}"),
         };
         to_js(&ModelInfo {
             name: s.name,
@@ -233,4 +234,55 @@ impl Session {
     pub fn cancel(&self) {
         self.inner.cancel.set(true);
     }
+}
+
+/// An ONNX model the page registered, as [`register_onnx`] returns it.
+#[derive(Serialize)]
+struct OnnxEntry {
+    name: &'static str,
+    title: &'static str,
+    classes: &'static [&'static str],
+    native_width: usize,
+    native_height: usize,
+    /// Which sizes it takes.
+    size_rule: String,
+    /// Score channels.
+    outputs: usize,
+    /// Steps run per forward pass.
+    steps: usize,
+    /// BatchNormalizations folded into convolutions.
+    folded: usize,
+}
+
+/// Read an ONNX network from its bytes (`name`: the file's name, the key `Session.create` then
+/// takes, with empty weights), described by its metadata with `description` (a JSON object of
+/// the keys in docs/onnx.md, or undefined) on top; checked by one forward pass on the CPU.
+/// Registering again under the same name replaces the model. Bad files reject with a message
+/// naming the problem; nothing is registered then.
+#[wasm_bindgen(js_name = registerOnnx)]
+pub fn register_onnx(name: String, bytes: Vec<u8>, description: Option<String>) -> std::result::Result<JsValue, JsError> {
+    use crate::model::onnx::{OnnxDescription, OnnxModel, registry};
+    let over = match description.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => OnnxDescription::from_json(d).map_err(js_err)?,
+        None => OnnxDescription::default(),
+    };
+    let model = OnnxModel::from_bytes(&name, &name, &bytes, None, &over).map_err(js_err)?;
+    let (steps, folded) = (model.plan.steps.len(), model.plan.folded);
+    let spec = registry::register(model);
+    let size_rule = match spec.size_rule {
+        zoo::SizeRule::Multiple(m) => format!("each side a multiple of {m}"),
+        _ => format!("exactly {}×{}", spec.native_size.0, spec.native_size.1),
+    };
+    to_js(&OnnxEntry {
+        name: spec.name,
+        title: spec.title,
+        classes: spec.classes(),
+        native_width: spec.native_size.0,
+        native_height: spec.native_size.1,
+        size_rule,
+        outputs: spec.num_outputs,
+        steps,
+        folded,
+    })
+    .map_err(js_err)
 }

@@ -15,17 +15,45 @@ pub fn fixtures() -> PathBuf {
     shared().join("fixtures")
 }
 
-/// `true` (after saying why) when the shared fixtures are absent — a fresh clone without
-/// `../shared`: the test then skips instead of failing on a missing file.
+/// Records that `test` skips its checks, and why (printed past the capture, counted by
+/// `scripts/test.sh`; a failure under `ADVSEG_FORBID_SKIPS=1`): see `advseg::util::test_skip`.
+pub fn skip(test: &str, reason: &str) {
+    advseg::util::test_skip::skip(test, reason)
+}
+
+/// `true` (after recording the skip with [`skip`]) when the shared fixtures are absent — a
+/// fresh clone without `../shared`: the test then skips instead of failing on a missing file.
 pub fn skip_without_fixtures(test: &str) -> bool {
     let missing = !fixtures().join("images").is_dir();
     if missing {
-        eprintln!(
-            "{test}: skipped — the shared fixtures ({}) are absent; put ../shared beside the checkout or set ADVSEG_SHARED",
-            fixtures().display()
+        skip(
+            test,
+            &format!(
+                "the shared fixtures ({}) are absent; put ../shared beside the checkout or set ADVSEG_SHARED",
+                fixtures().display()
+            ),
         );
     }
     missing
+}
+
+/// The wgpu device, or `None` after recording the skip when there is no adapter — unless
+/// `ADVSEG_REQUIRE_WGPU=1` (`scripts/test.sh` sets it unless told otherwise), where a missing
+/// adapter fails the test: without Mesa's Vulkan driver wgpu would not run at all.
+pub fn wgpu_or_skip(test: &str) -> Option<burn::tensor::Device> {
+    match advseg::backend::wgpu() {
+        Ok(device) => {
+            println!("{test}: wgpu adapter {}", advseg::backend::describe(&device));
+            Some(device)
+        }
+        Err(e) => {
+            if std::env::var("ADVSEG_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
+                panic!("{test}: wgpu is required (ADVSEG_REQUIRE_WGPU=1) but unavailable: {e}");
+            }
+            skip(test, &format!("no wgpu adapter ({e}); install mesa-vulkan-drivers, or set ADVSEG_REQUIRE_WGPU=1 to fail instead"));
+            None
+        }
+    }
 }
 
 /// A reference file's tensors: name → (shape, f32 values; U8 tensors converted).

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use advseg::attack::{
-    AttackKind, AttackSpec, ClassRef, Control, GoalKind, GoalMaps, MapOrigin, Progress, Radius, run_attack,
+    AttackKind, AttackSpec, ClassRef, Control, GoalKind, GoalMaps, LossKind, MapOrigin, MemberSpec, Progress, Radius, run_attack,
 };
 use advseg::data::ClassMap;
 use advseg::defense::{DefenseSpec, MultiScaleSpec};
@@ -35,15 +35,19 @@ pub enum Mode {
 pub enum Kind {
     /// Projected gradient descent with a fixed step (--step-size, default ε/4).
     Pgd,
-    /// APGD (Croce & Hein 2020): the step starts at 2ε and halves where progress stalls,
-    /// with momentum; each image's best iterate is kept (--step-size does not apply).
+    /// APGD (Croce & Hein 2020): the step starts at 2ε (targeted ε/2, or --step-size) and
+    /// halves where progress stalls, with momentum.
     Apgd,
-    /// SEA (Croce, Singh & Hein 2024): APGD once per loss of --losses (default masked-ce,
-    /// balanced-ce, js), --steps each; per image the strongest result.
+    /// SEA (Croce, Singh & Hein 2024) as its authors run it: APGD once per loss of --losses
+    /// (default masked-ce, balanced-ce, js) from its own random start with the progressive
+    /// radius, --steps each (default 300); per image the strongest result.
     Sea,
     /// DAG (Xie et al. 2017): L∞-normalised steps of γ (--step-size, default 0.5/255) on the
     /// pixels not yet fooled, until none is left; --eps 1 is the paper's unbounded attack.
     Dag,
+    /// The worst case over the attacks of --members: per image the strongest, and the
+    /// per-image choice that minimises the pooled mIoU.
+    WorstCase,
 }
 
 /// Adversarial attack (PGD family or APGD) on a batch of images: writes NAME_adv.png (8-bit),
@@ -58,7 +62,7 @@ pub struct AttackArgs {
     /// The whole attack as a TOML or JSON file (the keys of an experiment's [[attacks]]
     /// entry, see docs/report-schema.md); replaces the attack flags below.
     #[arg(long, conflicts_with_all = ["kind", "mode", "eps", "step_size", "steps", "loss", "norm", "random_start", "seed",
-        "early_stop", "keep_best", "progress_every", "restarts", "radius_schedule", "losses", "vs_gt", "target_index", "target_gt", "target_class", "target_map", "mask",
+        "early_stop", "grid_steps", "members", "progress_every", "restarts", "radius_schedule", "losses", "vs_gt", "target_index", "target_gt", "target_class", "target_map", "mask",
         "keep_outside", "keep_unpainted", "reconstruct", "multiscale", "adaptive"])]
     pub spec: Option<PathBuf>,
     /// Attack family: apgd, pgd, sea or dag.
@@ -73,37 +77,43 @@ pub struct AttackArgs {
     /// Step size α (number or fraction); default ε/4 (dag: 0.5/255).
     #[arg(long, allow_hyphen_values = true)]
     pub step_size: Option<String>,
-    /// Number of PGD steps.
-    #[arg(long, default_value_t = 10)]
-    pub steps: usize,
+    /// Gradient steps (per run; default 10, sea 300 per loss).
+    #[arg(long)]
+    pub steps: Option<usize>,
     /// Loss: ce, segpgd, cospgd, masked-ce, balanced-ce or js.
     #[arg(long, default_value = "ce")]
     pub loss: String,
-    /// sea: the ensemble's losses, comma-separated (default masked-ce,balanced-ce,js).
+    /// sea: the ensemble's losses, comma-separated (default masked-ce,balanced-ce,js; on
+    /// PASCAL VOC models masked-ce,balanced-ce-voc,js).
     #[arg(long)]
     pub losses: Option<String>,
+    /// worst-case: its attacks, comma-separated KIND or KIND-LOSS (e.g.
+    /// sea,apgd-segpgd,pgd-cospgd,dag); --steps applies to each.
+    #[arg(long)]
+    pub members: Option<String>,
     /// Run the attack this many times (the later ones from random starts) and keep per image
     /// the strongest result.
     #[arg(long, default_value_t = 1)]
     pub restarts: usize,
-    /// apgd / sea: SEA's progressive radius (2ε, 1.5ε, then ε).
-    #[arg(long)]
-    pub radius_schedule: bool,
+    /// apgd / sea: SEA's progressive radius (2ε, 1.5ε, then ε; default: sea only).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub radius_schedule: Option<bool>,
     /// Threat model: linf or l2.
     #[arg(long, default_value = "linf")]
     pub norm: String,
-    /// Start from a random point of the ε-ball.
-    #[arg(long)]
-    pub random_start: bool,
+    /// Start from a random point of the ε-ball (default: sea only; `--random-start false`
+    /// turns it off).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub random_start: Option<bool>,
     /// Seed of the random start.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Stop once every image's success rate reaches this fraction.
     #[arg(long)]
     pub early_stop: Option<f64>,
-    /// Keep each image's best iterate instead of the last one.
-    #[arg(long)]
-    pub keep_best: bool,
+    /// Gradient steps on the 8-bit grid inside the ball after the attack, for the saved images.
+    #[arg(long, default_value_t = 0)]
+    pub grid_steps: usize,
     /// Read the loss and class maps back (progress, history) every this many steps only (PGD,
     /// APGD); each read stalls a GPU.
     #[arg(long, default_value_t = 1)]
@@ -185,12 +195,13 @@ impl AttackArgs {
             Kind::Apgd => AttackKind::Apgd,
             Kind::Sea => AttackKind::Sea,
             Kind::Dag => AttackKind::Dag,
+            Kind::WorstCase => AttackKind::WorstCase,
         };
         let losses = self.losses.as_deref().map(|l| l.split(',').map(|s| s.trim().parse()).collect::<Result<Vec<_>>>()).transpose()?;
         let spec = AttackSpec {
             kind,
             goal,
-            reference: origin(self.vs_gt),
+            reference: self.vs_gt.then_some(MapOrigin::GroundTruth),
             target_index: (goal == GoalKind::TargetedImage).then_some(self.target_index),
             target_source: origin(self.target_gt),
             target_class: self.target_class.as_ref().map(|c| match c.parse::<u32>() {
@@ -204,22 +215,45 @@ impl AttackArgs {
             loss: self.loss.parse()?,
             norm: self.norm.parse()?,
             eps: vec![Radius::parse(&self.eps, "--eps")?],
-            steps: self.steps,
+            steps: self.steps.filter(|_| kind != AttackKind::WorstCase),
             step_size: self.step_size.as_deref().map(|s| Radius::parse(s, "--step-size")).transpose()?,
             random_start: self.random_start,
             seed: self.seed,
             early_stop: self.early_stop,
-            keep_best: self.keep_best,
+            grid_steps: self.grid_steps,
             progress_every: self.progress_every,
             restarts: self.restarts,
             radius_schedule: self.radius_schedule,
             losses,
+            members: self
+                .members
+                .as_deref()
+                .map(|m| parse_members(m).map(|list| list.into_iter().map(|m| MemberSpec { steps: self.steps, ..m }).collect()))
+                .transpose()?,
             defense,
             ..AttackSpec::default()
         };
         spec.validate()?;
         Ok(spec)
     }
+}
+
+/// `--members sea,apgd-segpgd,pgd-cospgd,dag`: each KIND or KIND-LOSS (with `--steps`, each
+/// member runs that many steps).
+fn parse_members(text: &str) -> Result<Vec<MemberSpec>> {
+    text.split(',')
+        .map(|m| {
+            let m = m.trim();
+            let (kind, loss) = match m.split_once('-') {
+                Some((k, l)) if ["pgd", "apgd"].contains(&k) => (k, Some(l.parse::<LossKind>()?)),
+                _ => (m, None),
+            };
+            let kind = AttackKind::ALL.into_iter().find(|k| k.name() == kind).ok_or_else(|| {
+                Error::InvalidArgument(format!("--members: unknown attack '{m}' (KIND or KIND-LOSS: sea, dag, apgd-segpgd, pgd-cospgd, …)"))
+            })?;
+            Ok(MemberSpec { kind, loss, ..MemberSpec::default() })
+        })
+        .collect()
 }
 
 /// Amplified view of a perturbation: 0.5 + δ / (2·max|δ|) per value (grey = unchanged).
@@ -242,7 +276,7 @@ pub fn run(backend: &str, a: &AttackArgs) -> Result<()> {
     let batch = load_batch(&a.images, w, h, seg.spec.dataset)?;
     let (target_map, mask) = spec.read_goal_files(w, h)?;
     create_dir(&a.out)?;
-    let pb = progress(spec.steps, "attack");
+    let pb = progress(spec.total_steps()?, "attack");
     let mut observer = |p: &Progress| {
         pb.set_position(p.step as u64);
         pb.set_message(format!("attack loss {:.3} agreement {:.3}", p.loss, p.mean_agreement));

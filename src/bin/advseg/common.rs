@@ -22,6 +22,14 @@ pub fn progress(n: usize, what: &str) -> ProgressBar {
     pb
 }
 
+/// `--model-set KEY=VALUE` pairs: the description of every ONNX file given as `--model`.
+pub fn describe_onnx(pairs: &[String]) -> Result<()> {
+    if !pairs.is_empty() {
+        advseg::model::onnx::registry::set_overrides(advseg::model::onnx::OnnxDescription::from_pairs(pairs)?);
+    }
+    Ok(())
+}
+
 /// `384x384` → `(384, 384)`.
 pub fn parse_size(s: &str) -> Result<(usize, usize)> {
     let bad = || Error::InvalidArgument(format!("--size '{s}' is not WIDTHxHEIGHT, e.g. 384x384"));

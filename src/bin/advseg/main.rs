@@ -39,6 +39,10 @@ struct Cli {
     /// Compute backend: cpu (burn flex) or wgpu (Vulkan/Metal/DX12).
     #[arg(long, global = true, default_value = "cpu")]
     backend: String,
+    /// Describe an ONNX model given as --model FILE.onnx: KEY=VALUE (repeatable; keys in
+    /// docs/onnx.md), over the file's metadata and its sidecar NAME.toml.
+    #[arg(long = "model-set", global = true, value_name = "KEY=VALUE")]
+    model_set: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -62,7 +66,7 @@ fn main() -> ExitCode {
     advseg::util::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let b = cli.backend.as_str();
-    let r: Result<()> = match &cli.command {
+    let r: Result<()> = common::describe_onnx(&cli.model_set).and_then(|()| match &cli.command {
         Command::Models => {
             for m in zoo::MODELS {
                 let (w, h) = m.native_size;
@@ -78,7 +82,7 @@ fn main() -> ExitCode {
         Command::ScaleAttack(a) => scale_attack::run(b, a),
         Command::ScaleDefend(a) => scale_defend::run(b, a),
         Command::Universal(a) => universal::run(b, a),
-    };
+    });
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -116,7 +116,7 @@ impl ScaleAttackArgs {
                 kind: AttackKind::Pgd,
                 goal: GoalKind::TargetedMap,
                 eps: vec![Radius::parse(&self.pgd_eps, "--pgd-eps")?],
-                steps: self.pgd_steps,
+                steps: Some(self.pgd_steps),
                 loss: self.pgd_loss.parse()?,
                 ..AttackSpec::default()
             },
@@ -158,13 +158,13 @@ pub fn run(backend: &str, a: &ScaleAttackArgs) -> Result<()> {
         }
     };
     let seg = Segmenter::load(&a.model, &advseg::backend::autodiff(&device))?;
-    let pb = progress(pgd.steps + 1, "crafting the target image (PGD)");
+    let pb = progress(pgd.total_steps(spec.craft.kind) + 1, "crafting the target image");
     let mut observer = |p: &Progress| {
         pb.set_position(p.step as u64 + 1);
         pb.set_message(format!("crafting the target image (PGD), agreement {:.1} %", 100.0 * p.mean_agreement));
         Control::Continue
     };
-    let report = block_on(run_map_experiment(&seg, &src, &wanted, &pgd, cfg, Some(&mut observer)))?;
+    let report = block_on(run_map_experiment(&seg, &src, &wanted, spec.craft.kind, &pgd, cfg, Some(&mut observer)))?;
     pb.finish_and_clear();
     create_dir(out)?;
     write_scaling(seg.spec, &report.scaling, out)?;

@@ -49,7 +49,7 @@ mod tests {
     #[test]
     fn file_urls_download_and_missing_ones_fail_with_the_url() {
         if tool() != Some("curl") {
-            eprintln!("skipped: curl is not installed");
+            crate::util::test_skip::skip("file_urls_download_and_missing_ones_fail_with_the_url", "curl is not installed (scripts/setup.sh installs it)");
             return;
         }
         let dir = std::env::temp_dir().join(format!("advseg-dl-{}", std::process::id()));

@@ -1,0 +1,4 @@
+//! The per-pixel losses the loops optimise: CE, SegPGD, CosPGD ([`loss`]) and SEA's ([`sea`]).
+
+pub mod loss;
+pub mod sea;

@@ -159,7 +159,7 @@ try {
   // 3. a long crafting run cancelled mid-way (the camera keeps running)
   await page.fill('#uni-steps', '500');
   await page.click('#uni-craft');
-  await until(() => /crafting δ: step [3-9]\//.test(document.getElementById('uni-status')?.textContent || ''), undefined, 120000);
+  await until(() => /crafting δ on \d+ image\(s\): step [3-9]\//.test(document.getElementById('uni-status')?.textContent || ''), undefined, 120000);
   await page.click('#uni-cancel');
   await until(() => /^cancelled/.test(document.getElementById('uni-status')?.textContent || ''), undefined, 120000);
   assert.equal(await data('universal'), '', 'no δ after a cancelled run');

@@ -31,7 +31,7 @@ if [ ! -d "$ADVSEG_SHARED/fixtures/images" ]; then
 fi
 
 echo "== browser: wasm-pack test (tests/web.rs, CPU + WebGPU)"
-timeout "$limit" wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver -- --profile ci --no-default-features --test web \
+timeout "$limit" wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver -- --profile ci --no-default-features --features gpu --test web \
   || failed+=(tests/web.rs)
 
 echo "== browser: end-to-end tests of the page (tests/e2e)"

@@ -24,7 +24,7 @@ pub fn autodiff(device: &Device) -> Device {
 /// OpenGL adapter that computes wrong numbers: the parity test on wgpu guards against that.
 /// The runtime can be registered once per process, so the first outcome (device or error) is
 /// kept and every later call returns it.
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "gpu"))]
 pub fn wgpu() -> Result<Device> {
     static WGPU: std::sync::OnceLock<std::result::Result<Device, String>> = std::sync::OnceLock::new();
     WGPU.get_or_init(|| {
@@ -38,7 +38,7 @@ pub fn wgpu() -> Result<Device> {
 
 /// The `index`-th discrete GPU through wgpu (several GPUs on one host: one shard each).
 /// Kept per index like [`wgpu`].
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "gpu"))]
 pub fn wgpu_gpu(index: usize) -> Result<Device> {
     use std::collections::HashMap;
     use std::sync::Mutex;
@@ -58,7 +58,7 @@ pub fn wgpu_gpu(index: usize) -> Result<Device> {
 /// The browser's WebGPU device, initialised asynchronously (the only way on wasm) once per
 /// wasm instance and kept: a second initialisation fails ("a server is still registered"), so
 /// every later session (another model, an ONNX file) gets the same device.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "gpu"))]
 pub async fn webgpu() -> Result<Device, String> {
     thread_local! {
         static WEBGPU: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
@@ -69,6 +69,29 @@ pub async fn webgpu() -> Result<Device, String> {
     let d = Device::wgpu_options().init_async().await.map_err(|e| format!("{e}"))?;
     WEBGPU.with(|w| *w.borrow_mut() = Some(d.clone()));
     Ok(d)
+}
+
+/// Why a device other than the CPU is refused in a build without the `gpu` feature (the
+/// CPU-only bundle that `scripts/demo.sh` serves first on a cold build).
+pub const NO_GPU: &str = "this build has no GPU backend (built without the `gpu` feature, e.g. the CPU-only \
+     bundle that scripts/demo.sh serves while the full one builds: reload the page when it says so)";
+
+/// Without the `gpu` feature: no wgpu device.
+#[cfg(all(not(target_arch = "wasm32"), not(feature = "gpu")))]
+pub fn wgpu() -> Result<Device> {
+    Err(Error::Backend(NO_GPU.into()))
+}
+
+/// Without the `gpu` feature: no wgpu device.
+#[cfg(all(not(target_arch = "wasm32"), not(feature = "gpu")))]
+pub fn wgpu_gpu(_index: usize) -> Result<Device> {
+    Err(Error::Backend(NO_GPU.into()))
+}
+
+/// Without the `gpu` feature: no WebGPU device.
+#[cfg(all(target_arch = "wasm32", not(feature = "gpu")))]
+pub async fn webgpu() -> Result<Device, String> {
+    Err(NO_GPU.into())
 }
 
 /// A device by name: `cpu`, `wgpu` (the adapter wgpu prefers) or `wgpu:N` (the N-th
@@ -88,8 +111,10 @@ pub fn by_name(name: &str) -> Result<Device> {
 /// A human-readable name of the device: the adapter's own name on wgpu (e.g. `llvmpipe (LLVM
 /// 15.0.7, 256 bits)` for Mesa's software Vulkan), `CPU (flex)` otherwise.
 pub fn describe(device: &Device) -> String {
-    match device.identity() {
-        Some(id) => format!("{} [{}]", id.name, id.fingerprint),
-        None => "CPU (flex)".to_string(),
+    #[cfg(feature = "gpu")]
+    if let Some(id) = device.identity() {
+        return format!("{} [{}]", id.name, id.fingerprint);
     }
+    let _ = device;
+    "CPU (flex)".to_string()
 }

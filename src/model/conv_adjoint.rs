@@ -18,7 +18,9 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::TensorMetadata;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Cube, Dispatch, Flex, backend_extension};
+#[cfg(feature = "gpu")]
+use burn::backend::Cube;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
 
@@ -38,7 +40,7 @@ fn adjoint_weight<B: Backend>(weight: FloatTensor<B>, groups: usize) -> FloatTen
     B::float_flip(w, &[2, 3])
 }
 
-#[backend_extension(Flex: cfg(all()), Cube: cfg(all()), Autodiff)]
+#[backend_extension(Flex: cfg(all()), Cube: cfg(feature = "gpu"), Autodiff)]
 pub trait SameConvOps: Backend {
     /// Convolution with stride 1 and padding `dilation · (k − 1) / 2` (odd square kernel).
     fn conv2d_same(
@@ -54,6 +56,7 @@ pub trait SameConvOps: Backend {
 }
 
 impl SameConvOps for Flex {}
+#[cfg(feature = "gpu")]
 impl SameConvOps for Cube {}
 
 /// The backward step: the input gradient as a convolution with the adjoint weights.

@@ -13,10 +13,12 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Cube, Dispatch, Flex, backend_extension};
+#[cfg(feature = "gpu")]
+use burn::backend::Cube;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
 
-#[backend_extension(Flex: cfg(all()), Cube: cfg(all()), Autodiff)]
+#[backend_extension(Flex: cfg(all()), Cube: cfg(feature = "gpu"), Autodiff)]
 pub trait PreluOps: Backend {
     /// `x` where `x ≥ 0`, `a_c · x` elsewhere; `alpha` is `[1, C, 1, 1]`.
     fn prelu_channels(x: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -25,6 +27,7 @@ pub trait PreluOps: Backend {
 }
 
 impl PreluOps for Flex {}
+#[cfg(feature = "gpu")]
 impl PreluOps for Cube {}
 
 #[derive(Debug)]

@@ -12,10 +12,12 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Cube, Dispatch, Flex, backend_extension};
+#[cfg(feature = "gpu")]
+use burn::backend::Cube;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
 
-#[backend_extension(Flex: cfg(all()), Cube: cfg(all()), Autodiff)]
+#[backend_extension(Flex: cfg(all()), Cube: cfg(feature = "gpu"), Autodiff)]
 pub trait Relu6Ops: Backend {
     /// `clamp(x, 0, 6)`.
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -24,6 +26,7 @@ pub trait Relu6Ops: Backend {
 }
 
 impl Relu6Ops for Flex {}
+#[cfg(feature = "gpu")]
 impl Relu6Ops for Cube {}
 
 #[derive(Debug)]

@@ -77,6 +77,9 @@ fn js_get(v: &JsValue, key: &str) -> Option<JsValue> {
 /// adapter, or on `adapter.info` in newer browsers) or a software rasteriser's name in
 /// `adapter.info` make it [`Adapter::Software`].
 pub(crate) async fn probe_adapter() -> Adapter {
+    if cfg!(not(feature = "gpu")) {
+        return Adapter::Missing(crate::backend::NO_GPU.into());
+    }
     let Some(gpu) = js_get(&js_sys::global(), "navigator").and_then(|n| js_get(&n, "gpu")) else {
         return Adapter::Missing("this browser has no WebGPU (navigator.gpu is missing)".into());
     };
@@ -121,6 +124,10 @@ async fn pick_device(backend: &str) -> Result<(Device, bool, String)> {
     };
     if want_gpu == Some(false) {
         return Ok((crate::backend::cpu(), false, "CPU backend requested".into()));
+    }
+    if cfg!(not(feature = "gpu")) {
+        let why = crate::backend::NO_GPU.to_string();
+        return if want_gpu == Some(true) { Err(Error::Backend(why)) } else { Ok((crate::backend::cpu(), false, why)) };
     }
     let why = match probe_adapter().await {
         Adapter::Missing(why) => {

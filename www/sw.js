@@ -1,6 +1,6 @@
-// Offline cache: app files network-first (a rebuilt page is picked up), weights, samples and the
-// wasm bundle network-first like the app files (a rebuilt bundle is picked up on reload); only
-// same-origin requests are handled.
+// Offline cache: the app files and the wasm bundle network-first (a rebuilt page or bundle is
+// picked up on reload), the weights and samples cache-first once fetched; only same-origin
+// requests are handled.
 const CACHE = 'advseg-v1';
 // The page's own files, cached at install. Not the 38 MB wasm nor the weights: the worker puts
 // them in this cache as it downloads them (fetch_progress.js), so that a first visit downloads

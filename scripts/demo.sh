@@ -43,10 +43,10 @@ else
   else
     # cold: a CPU-only bundle first (no cubecl kernel generators, no wgpu: about half the
     # compile), served at once; the full bundle (WebGPU) builds behind it and replaces it
-    say "2/3 building a CPU-only bundle first (cargo, ci profile, into $CARGO_TARGET_DIR; cold: about 700 CPU-seconds, 6–7 min on two idle cores), and installing wasm-bindgen's CLI beside it if missing"
+    say "2/3 building a CPU-only bundle first (cargo, ci profile, into $CARGO_TARGET_DIR; cold: about 700 CPU-seconds, 6 min on two idle cores), and installing wasm-bindgen's CLI beside it if missing"
     scripts/web_build.sh --cpu-only
     log="$CARGO_TARGET_DIR/demo-gpu-build.log"
-    say "the page runs on the CPU now; the full bundle (WebGPU) builds in the background (about as long again; log: $log) and replaces it — reload the page when a line below says so"
+    say "the page runs on the CPU now; the full bundle (WebGPU) builds in the background (cold: about 12 min on two cores; log: $log) and replaces it — reload the page when a line below says so"
     (
       if scripts/web_build.sh --out www/pkg.next >"$log" 2>&1; then
         rm -rf www/pkg.old && mv www/pkg www/pkg.old && mv www/pkg.next www/pkg && rm -rf www/pkg.old

@@ -91,7 +91,13 @@ browser() {
   fi
 }
 
-step wasm32 cargo build --profile ci --lib --target wasm32-unknown-unknown
+# the library for the browser: the full bundle, and the CPU-only one (no `gpu` feature) that
+# scripts/demo.sh serves first on a cold build folder
+wasm32() {
+  cargo build --profile ci --lib --target wasm32-unknown-unknown \
+    && cargo build --profile ci --lib --target wasm32-unknown-unknown --no-default-features
+}
+step wasm32 wasm32
 step native native
 step slurm slurm
 step browser browser

@@ -47,6 +47,9 @@ else
     scripts/web_build.sh --cpu-only
     log="$CARGO_TARGET_DIR/demo-gpu-build.log"
     say "the page runs on the CPU now; the full bundle (WebGPU) builds in the background (cold: about 12 min on two cores; log: $log) and replaces it — reload the page when a line below says so"
+    # in a process group of its own (job control on), stopped with the server (Ctrl+C); an
+    # interrupted build resumes where it stopped on the next run
+    set -m
     (
       if scripts/web_build.sh --out www/pkg.next >"$log" 2>&1; then
         rm -rf www/pkg.old && mv www/pkg www/pkg.old && mv www/pkg.next www/pkg && rm -rf www/pkg.old
@@ -55,7 +58,10 @@ else
         say "the full bundle (WebGPU) did not build (see $log); the CPU-only page keeps running"
       fi
     ) &
+    background=$!
+    set +m
+    trap 'kill -- -"$background" 2>/dev/null || true' EXIT
   fi
 fi
 say "3/3 serving www/ — open the URL below in Chrome or Edge (WebGPU) or any browser (CPU backend)"
-exec python3 scripts/web_serve.py --port "$port"
+python3 scripts/web_serve.py --port "$port"

@@ -1,43 +1,25 @@
 // End-to-end test of "Your own model (ONNX)" (www/custom_model.js): drops a truncated file
 // (the error shows in the panel, the loaded model stays), then a fixture network with its
 // description filled in the form; it appears in the model menu, loads in every worker, segments
-// the batch and an attack runs on it. Screenshots to tests/e2e/artifacts/onnx-*.png.
+// the batch and an attack runs on it. Screenshots to tests/e2e/artifacts/onnx-*.png. An uncaught
+// page error or a request to another origin fails it (lib.mjs).
 //
 // Usage: node tests/e2e/onnx.test.mjs   (after scripts/web_build.sh; env CHROMIUM, E2E_BACKEND)
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { artifacts, checkSeen, launch, root, serve, watch } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
-const artifacts = join(here, 'artifacts');
 const backend = process.env.E2E_BACKEND || 'cpu';
 const fixture = join(root, 'tests', 'fixtures', 'onnx', 'lraspp_mnv3_dynamo.onnx');
-mkdirSync(artifacts, { recursive: true });
 
-function serve() {
-  return new Promise((resolve, reject) => {
-    const p = spawn('python3', [join(root, 'scripts', 'web_serve.py'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    p.stdout.once('data', (d) => resolve({ proc: p, url: String(d).trim() }));
-    p.once('exit', (code) => reject(new Error(`web_serve.py exited with ${code}`)));
-  });
-}
-
-const { proc, url } = /** @type {{proc: import('node:child_process').ChildProcess, url: string}} */ (await serve());
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--no-first-run', '--disable-dev-shm-usage', '--enable-unsafe-webgpu'],
-});
+const { proc, url } = await serve();
+const browser = await launch(['--enable-unsafe-webgpu']);
 let failed = false;
 try {
-  const page = await (await browser.newContext({ viewport: { width: 1500, height: 1000 } })).newPage();
-  page.on('console', (m) => { if (m.type() === 'error') console.log(`[page error] ${m.text()}`); });
-  page.on('pageerror', (e) => console.log(`[page exception] ${e.message}`));
+  const context = await browser.newContext({ viewport: { width: 1500, height: 1000 } });
+  watch(context, new URL(url).origin);
+  const page = await context.newPage();
   const idle = () => page.waitForFunction(() => !document.body.classList.contains('busy') && !document.getElementById('run').disabled, null, { timeout: 600000 });
   const shot = (/** @type {string} */ name) => page.screenshot({ path: join(artifacts, `onnx-${name}.png`), fullPage: true });
   const status = () => page.textContent('#onnx-status');
@@ -87,6 +69,7 @@ try {
   const col = rows[0].indexOf('pixels with their clean class');
   assert.ok(col > 0 && rows.some((r) => r[0] === 'adversarial vs clean' && Number(r[col]) < 0.9), JSON.stringify(rows));
   await shot('3-attacked');
+  checkSeen();
 } catch (e) {
   failed = true;
   console.error(e);

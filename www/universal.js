@@ -8,6 +8,7 @@
 import { state, $ } from './state.js';
 import { Api } from './api.js';
 import { guarded, showError } from './status.js';
+import { pct } from './explain.js';
 
 /**
  * The current universal perturbation.
@@ -117,12 +118,11 @@ async function imageSets(want) {
 
 /** The table: crafting set and held-apart set, δ against a random δ. @param {any} report */
 function table(report) {
-  const pct = (/** @type {number | null | undefined} */ x) => (x == null ? '–' : `${(100 * x).toFixed(1)} %`);
   const hide = report.spec.goal === 'hide-class';
   const head = ['images', hide ? 'person → background: δ' : '', hide ? 'random δ' : '', 'pixels with their clean class: δ', 'random δ'].filter(Boolean);
   const row = (/** @type {string} */ label, /** @type {any} */ set) => {
     const u = set.universal.pooled, r = set.random.pooled;
-    return [`${label}: ${set.images.join(', ')}`, ...(hide ? [pct(u.vanished), pct(r.vanished)] : []), pct(u.accuracy_vs_clean), pct(r.accuracy_vs_clean)];
+    return [`${label}: ${set.images.join(', ')}`, ...(hide ? [pct(u.vanished, 1), pct(r.vanished, 1)] : []), pct(u.accuracy_vs_clean, 1), pct(r.accuracy_vs_clean, 1)];
   };
   const rows = [row('crafted on', report.crafting)];
   if (report.held_out) rows.push(row('held apart', report.held_out));

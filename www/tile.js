@@ -9,6 +9,8 @@
 
 /** @type {WeakMap<HTMLCanvasElement, ImageData>} the source each tile shows */
 const sources = new WeakMap();
+/** @type {WeakMap<HTMLCanvasElement, {src: ImageData, w: number, h: number, filter: Filter}>} what each tile last drew */
+const drawn = new WeakMap();
 /** @type {Filter} */
 let filter = 'area';
 /** @type {ResizeObserver | null} */
@@ -109,6 +111,10 @@ function repaint(canvas) {
   const src = sources.get(canvas);
   if (!src) return;
   const { w, h } = targetSize(canvas, src.width, src.height);
+  // the observer's first call after paint(), and resizes that keep the tile's size, change nothing
+  const last = drawn.get(canvas);
+  if (last && last.src === src && last.w === w && last.h === h && last.filter === filter) return;
+  drawn.set(canvas, { src, w, h, filter });
   const img = w === src.width && h === src.height ? src : filter === 'area' ? areaDownscale(src, w, h) : nearestResize(src, w, h);
   canvas.width = w; canvas.height = h;
   canvas.dataset.source = `${src.width}x${src.height}`;
@@ -136,6 +142,7 @@ export function paint(canvas, img) {
 /** Empty a tile. @param {HTMLCanvasElement} canvas */
 export function blank(canvas) {
   sources.delete(canvas);
+  drawn.delete(canvas);
   if (observer) observer.unobserve(canvas);
   const ctx = canvas.getContext('2d');
   if (ctx) ctx.clearRect(0, 0, canvas.width, canvas.height);
@@ -145,7 +152,11 @@ export function blank(canvas) {
 /** Stop following a tile that leaves the page (the observer would keep it alive). @param {Element} root */
 export function release(root) {
   if (!observer) return;
-  for (const c of root.querySelectorAll('canvas')) { observer.unobserve(c); sources.delete(/** @type {HTMLCanvasElement} */ (c)); }
+  for (const c of root.querySelectorAll('canvas')) {
+    observer.unobserve(c);
+    sources.delete(/** @type {HTMLCanvasElement} */ (c));
+    drawn.delete(/** @type {HTMLCanvasElement} */ (c));
+  }
 }
 
 /** The source a tile shows (null when empty). @param {HTMLCanvasElement} canvas */

@@ -73,15 +73,19 @@ fn js_get(v: &JsValue, key: &str) -> Option<JsValue> {
     js_sys::Reflect::get(v, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null())
 }
 
+/// Where to get WebGPU when the browser has none.
+const USE_WEBGPU: &str = "for WebGPU use a recent Chrome or Edge (or Chromium with --enable-unsafe-webgpu)";
+
 /// Ask `navigator.gpu` for its default adapter and classify it: `isFallbackAdapter` (on the
 /// adapter, or on `adapter.info` in newer browsers) or a software rasteriser's name in
-/// `adapter.info` make it [`Adapter::Software`].
+/// `adapter.info` make it [`Adapter::Software`]. A missing one says why, and where the browser
+/// is the reason, what to use instead.
 pub(crate) async fn probe_adapter() -> Adapter {
     if cfg!(not(feature = "gpu")) {
         return Adapter::Missing(crate::backend::NO_GPU.into());
     }
     let Some(gpu) = js_get(&js_sys::global(), "navigator").and_then(|n| js_get(&n, "gpu")) else {
-        return Adapter::Missing("this browser has no WebGPU (navigator.gpu is missing)".into());
+        return Adapter::Missing(format!("this browser has no WebGPU (navigator.gpu is missing); {USE_WEBGPU}"));
     };
     let promise = js_get(&gpu, "requestAdapter")
         .and_then(|f| f.dyn_into::<Function>().ok())
@@ -92,7 +96,7 @@ pub(crate) async fn probe_adapter() -> Adapter {
         None => None,
     };
     let Some(adapter) = adapter else {
-        return Adapter::Missing("this browser offers no WebGPU adapter (GPU disabled or blocklisted)".into());
+        return Adapter::Missing(format!("this browser offers no WebGPU adapter (GPU disabled or blocklisted); {USE_WEBGPU}"));
     };
     let info = js_get(&adapter, "info");
     let flag = |v: &Option<JsValue>| v.as_ref().and_then(|v| js_get(v, "isFallbackAdapter")).is_some_and(|f| f.is_truthy());
@@ -125,14 +129,8 @@ async fn pick_device(backend: &str) -> Result<(Device, bool, String)> {
     if want_gpu == Some(false) {
         return Ok((crate::backend::cpu(), false, "CPU backend requested".into()));
     }
-    if cfg!(not(feature = "gpu")) {
-        let why = crate::backend::NO_GPU.to_string();
-        return if want_gpu == Some(true) { Err(Error::Backend(why)) } else { Ok((crate::backend::cpu(), false, why)) };
-    }
     let why = match probe_adapter().await {
-        Adapter::Missing(why) => {
-            format!("{why}; for WebGPU use a recent Chrome or Edge (or Chromium with --enable-unsafe-webgpu)")
-        }
+        Adapter::Missing(why) => why,
         Adapter::Software(desc) if want_gpu.is_none() => format!(
             "the browser's only WebGPU adapter is a software emulation ({desc}), far slower than the CPU \
              backend; choose WebGPU in the backend menu to use it anyway"

@@ -18,6 +18,11 @@ export const pct = (x, digits = 0) => (Number.isFinite(x) ? `${(100 * x).toFixed
 /** A radius in [0, 1] as /255 (one decimal where needed). @param {number} x */
 export const per255 = (x) => `${Number((255 * x).toFixed(1))}/255`;
 
+/** The score the status line and the notes quote for a goal, in words. @param {boolean} targeted */
+export function scoreName(targeted) {
+  return targeted ? 'agreement with the target' : 'pixels with their clean class';
+}
+
 /** The measure each goal maximises, in words. @param {boolean} targeted */
 function measure(targeted) {
   return targeted ? 'the highest agreement with the target' : 'the fewest pixels left with their clean class';
@@ -132,8 +137,7 @@ function roundingNotes(report, im) {
   if (b && b.below_8bit_grid) {
     out.push({ id: 'below-grid', level: 'info', text: `ε is below the 8-bit grid: the saved PNG (nearly) equals the clean image; the real-valued scores are the ones that count.` });
   } else if (im.adversarial && Math.abs(score(im.adversarial) - score(im.quantized)) > 0.02) {
-    const what = report.targeted ? 'agreement with the target' : 'pixels with their clean class';
-    out.push({ id: 'rounding', level: 'info', text: `Rounding to 8 bits (the PNG) moved the result: ${what} ${pct(score(im.adversarial), 1)} before, ${pct(score(im.quantized), 1)} after.` });
+    out.push({ id: 'rounding', level: 'info', text: `Rounding to 8 bits (the PNG) moved the result: ${scoreName(report.targeted)} ${pct(score(im.adversarial), 1)} before, ${pct(score(im.quantized), 1)} after.` });
   }
   return out;
 }

@@ -7,6 +7,7 @@ import { renderViews } from './render.js';
 import { renderMetrics } from './metrics.js';
 import * as view from './view.js';
 import { endLive, startLive, updateLive } from './grid.js';
+import { scoreName } from './explain.js';
 
 /** @typedef {import('./api.js').Progress} Progress */
 
@@ -60,8 +61,7 @@ function onProgress(p) {
     const { step = 0, steps = 0, loss = NaN, agreement = NaN } = p;
     state.points.push({ step, loss, agreement });
     view.chart($('chart'), state.points, steps);
-    const what = p.targeted ? 'agreement with the target' : 'pixels with their clean class';
-    setStage(`step ${step}/${steps} · current iterate: loss ${loss.toFixed(4)} · ${what} ${(100 * agreement).toFixed(1)} %`);
+    setStage(`step ${step}/${steps} · current iterate: loss ${loss.toFixed(4)} · ${scoreName(!!p.targeted)} ${(100 * agreement).toFixed(1)} %`);
   } else setStage(p.stage);
 }
 
@@ -128,8 +128,7 @@ async function attackRun(req) {
   const q = r.report.overall.quantized;
   const targeted = r.report.targeted && q.vs_target;
   const final = targeted ? q.vs_target.agreement : q.vs_clean.agreement;
-  const what = targeted ? 'agreement with the target' : 'pixels with their clean class';
-  setStage(`${steps} steps in ${seconds.toFixed(1)} s (${rate.toFixed(2)} steps/s on ${state.backend}${how}) · result: ${what} ${(100 * final).toFixed(1)} %`);
+  setStage(`${steps} steps in ${seconds.toFixed(1)} s (${rate.toFixed(2)} steps/s on ${state.backend}${how}) · result: ${scoreName(!!targeted)} ${(100 * final).toFixed(1)} %`);
   const kept = r.report.images.length === 1 && Number.isInteger(r.report.images[0].kept_step) ? r.report.images[0].kept_step : steps;
   view.chart($('chart'), state.points, req.steps, { step: kept, agreement: final });
   document.body.dataset.attackWorkers = String(split ? split.workers : 1);

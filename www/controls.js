@@ -219,6 +219,27 @@ export function applyDefaults() {
 export function untouch() { touched.clear(); }
 
 /**
+ * The form back to a plain attack (the landing's demo, each lesson's start): no field chosen,
+ * the catalogue's default kind, L∞ with `eps` (/255) and `steps`, one run from the clean image,
+ * no defense. `chosen` as in `setField`.
+ * @param {string} eps @param {string} steps @param {boolean} [chosen]
+ */
+export function setPlainAttack(eps, steps, chosen = true) {
+  untouch();
+  const set = (/** @type {string} */ id, /** @type {string | boolean} */ v) => setField(id, v, chosen);
+  const def = state.attacks ? state.attacks.kinds.find((k) => k.default) : null;
+  if (def) set('kind', def.name);
+  set('norm', 'linf');
+  set('eps', eps);
+  set('steps', steps);
+  set('restarts', '1');
+  set('random-start', false);
+  set('def-multiscale', false);
+  set('def-reconstruct', '');
+  set('def-adaptive', false);
+}
+
+/**
  * Set a form field, its listeners told (the lessons and the demo use it); `chosen`: as a user's
  * choice, which a goal's defaults leave alone afterwards.
  * @param {string} id @param {string | boolean} value @param {boolean} [chosen]

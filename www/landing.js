@@ -2,7 +2,7 @@
 // the default sample on a first visit — with the result in view) and "Start the tour" (lesson 1).
 import { state, $, ready } from './state.js';
 import { guarded, setStage } from './status.js';
-import { setField, untouch } from './controls.js';
+import { setPlainAttack } from './controls.js';
 import { run, segment } from './run.js';
 import { addSample } from './inputs.js';
 import { openLesson } from './lessons.js';
@@ -27,18 +27,8 @@ export async function runDemo() {
     try { await ready; } finally { queued = false; $('demo-run').textContent = 'Run the demo attack'; }
   }
   /** @type {HTMLElement} */ (document.querySelector('.tabs button[data-mode="untargeted"]')).click();
-  untouch();
   // the demo's values are defaults, not choices: a goal picked later brings its own
-  const set = (/** @type {string} */ id, /** @type {string | boolean} */ v) => setField(id, v, false);
-  const def = state.attacks ? state.attacks.kinds.find((k) => k.default) : null;
-  if (def) set('kind', def.name);
-  set('norm', 'linf');
-  set('eps', DEMO.eps);
-  set('steps', DEMO.steps);
-  set('restarts', '1');
-  set('random-start', false);
-  set('def-multiscale', false);
-  set('def-reconstruct', '');
+  setPlainAttack(DEMO.eps, DEMO.steps, false);
   if (state.images.length === 0) {
     const res = await fetch('samples/index.json');
     const list = res.ok ? await res.json() : [];

@@ -7,7 +7,7 @@ import { addImages } from './inputs.js';
 import { run } from './run.js';
 import { lastSweep, runSweep } from './sweep.js';
 import { updatePaint } from './paint.js';
-import { setField, untouch } from './controls.js';
+import { setField, setPlainAttack } from './controls.js';
 import { presentClasses } from './render.js';
 import { pct, per255, targetImageIndex } from './explain.js';
 
@@ -70,18 +70,7 @@ function setMode(mode) {
 
 /** The fast defaults every "try it" starts from: the default attack, L∞, ε 8/255, 5 steps, no defense. */
 function resetForm() {
-  untouch();
-  const kinds = state.attacks ? state.attacks.kinds : [];
-  const def = kinds.find((k) => k.default);
-  if (def) setField('kind', def.name);
-  setField('norm', 'linf');
-  setField('eps', '8');
-  setField('steps', steps(5));
-  setField('restarts', '1');
-  setField('random-start', false);
-  setField('def-multiscale', false);
-  setField('def-reconstruct', '');
-  setField('def-adaptive', false);
+  setPlainAttack('8', steps(5));
 }
 
 /** Check a radio of the targeted goal. @param {'image' | 'class' | 'map'} kind */
